@@ -1,0 +1,280 @@
+"""The dataset catalog: `datasets.yaml` parsed into validated specs.
+
+Every name that later becomes part of a table name or a path is checked here, so
+nothing unsafe ever reaches SQL or the file system.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+# Columns the platform adds to every table; a source may not bring its own.
+RESERVED_COLUMNS: frozenset[str] = frozenset({"sample_index", "ingested_at", "event_timestamp"})
+
+
+class CatalogError(ValueError):
+    """The catalog file is missing or one of its dataset specs is invalid."""
+
+
+def check_safe_name(value: str, what: str) -> str:
+    if not SAFE_NAME.fullmatch(value) or "__" in value:
+        raise ValueError(
+            f"{what} {value!r} is not a safe identifier: use lowercase letters, digits and single "
+            "underscores, starting with a letter (e.g. 'churn_v2')"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticSource(_Strict):
+    """`sklearn.datasets.make_classification`, every parameter exposed; seeded by the spec's seed."""
+
+    type: Literal["synthetic"] = "synthetic"
+    n_samples: int = Field(1000, gt=0, description="Number of rows to generate.")
+    n_features: int = Field(20, gt=0, description="Total number of feature columns.")
+    n_informative: int = Field(10, gt=0, description="Features that carry class signal.")
+    n_redundant: int = Field(5, ge=0, description="Linear combinations of informative features.")
+    n_repeated: int = Field(0, ge=0, description="Duplicated informative/redundant features.")
+    n_classes: int = Field(2, ge=2, description="Number of target classes (labels 0..n_classes-1).")
+    n_clusters_per_class: int = Field(2, gt=0, description="Gaussian clusters per class.")
+    weights: list[float] | None = Field(
+        None, description="Class proportions (n_classes or n_classes-1 values); None = balanced."
+    )
+    flip_y: float = Field(0.01, ge=0, le=1, description="Fraction of labels flipped at random.")
+    class_sep: float = Field(1.0, gt=0, description="Spread between class clusters.")
+    hypercube: bool = Field(True, description="Place cluster centers on hypercube vertices.")
+    shift: float = Field(0.0, description="Added to every feature.")
+    scale: float = Field(1.0, gt=0, description="Multiplies every feature.")
+    shuffle: bool = Field(True, description="Shuffle rows and features.")
+
+    @model_validator(mode="after")
+    def _feasible(self) -> SyntheticSource:
+        used = self.n_informative + self.n_redundant + self.n_repeated
+        if used > self.n_features:
+            raise ValueError(
+                f"n_informative + n_redundant + n_repeated = {used} exceeds n_features = "
+                f"{self.n_features}: raise n_features or lower the others"
+            )
+        if self.n_classes * self.n_clusters_per_class > 2**self.n_informative:
+            raise ValueError(
+                f"n_classes * n_clusters_per_class = {self.n_classes * self.n_clusters_per_class} "
+                f"must be <= 2**n_informative = {2**self.n_informative}"
+            )
+        if self.weights is not None:
+            if len(self.weights) not in (self.n_classes, self.n_classes - 1):
+                raise ValueError(
+                    f"weights has {len(self.weights)} values; give n_classes ({self.n_classes}) "
+                    f"or n_classes - 1 values"
+                )
+            if any(w < 0 for w in self.weights) or sum(self.weights) > 1 + 1e-9:
+                raise ValueError("weights must be non-negative and sum to at most 1")
+        return self
+
+    def declared_classes(self) -> list[int]:
+        return list(range(self.n_classes))
+
+
+class FileFormat(StrEnum):
+    csv = "csv"
+    parquet = "parquet"
+
+
+class FileSource(_Strict):
+    """A CSV or Parquet file; a relative path is resolved against the catalog's folder."""
+
+    type: Literal["file"] = "file"
+    path: str = Field(description="Path to the file (absolute, or relative to datasets.yaml).")
+    format: FileFormat | None = Field(
+        None, description="csv or parquet; inferred from the file suffix when omitted."
+    )
+
+    @model_validator(mode="after")
+    def _format_known(self) -> FileSource:
+        if self.format is None:
+            suffix = Path(self.path).suffix.lower().lstrip(".")
+            if suffix not in FileFormat.__members__:
+                raise ValueError(
+                    f"cannot infer the format of {self.path!r} from its suffix; "
+                    "set format: csv or format: parquet"
+                )
+            object.__setattr__(self, "format", FileFormat(suffix))
+        return self
+
+
+Source = Annotated[SyntheticSource | FileSource, Field(discriminator="type")]
+
+
+class SplitRatios(_Strict):
+    train: float = Field(0.7, gt=0, lt=1, description="Share of rows in the train split.")
+    val: float = Field(0.15, gt=0, lt=1, description="Share of rows in the validation split.")
+    test: float = Field(0.15, gt=0, lt=1, description="Share of rows in the test split.")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitRatios:
+        total = self.train + self.val + self.test
+        if not math.isclose(total, 1.0, abs_tol=1e-9):
+            raise ValueError(f"train + val + test = {total:g}, must sum to 1 (e.g. 0.7 / 0.15 / 0.15)")
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: getattr(self, name) for name in SPLITS}
+
+
+class Policy(StrEnum):
+    drop = "drop"
+    fail = "fail"
+
+
+class DatasetSpec(_Strict):
+    """One dataset of the catalog: where its rows come from and how they are validated and split."""
+
+    name: str = Field(description="Safe identifier; prefixes every asset key and table name.")
+    description: str = Field("", description="Shown on the assets in the Dagster UI.")
+    source: Source = Field(description="Where the raw rows come from.")
+    target: str = Field("target", description="Name of the integer class-label column.")
+    feature_columns: list[str] | None = Field(
+        None, description="Feature columns in order; None = every source column but the target."
+    )
+    classes: list[int] | None = Field(
+        None, description="Allowed target labels; synthetic sources default to 0..n_classes-1."
+    )
+    split: SplitRatios = Field(default_factory=SplitRatios, description="Split ratios.")
+    seed: int = Field(42, ge=0, description="Seeds generation and splitting: same seed, same rows.")
+    min_rows: int = Field(
+        10, ge=1, description="Fewest raw rows accepted (file sources; synthetic expects n_samples)."
+    )
+    on_duplicates: Policy = Field(
+        Policy.drop, description="Rows with identical features and target: drop extras, or fail."
+    )
+    on_non_finite: Policy = Field(
+        Policy.fail, description="Rows with NaN/inf in a feature or target: drop them, or fail."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        return check_safe_name(value, "dataset name")
+
+    @field_validator("target")
+    @classmethod
+    def _safe_target(cls, value: str) -> str:
+        check_safe_name(value, "target column")
+        if value in RESERVED_COLUMNS:
+            raise ValueError(f"target column {value!r} is reserved by the platform")
+        return value
+
+    @field_validator("feature_columns")
+    @classmethod
+    def _safe_features(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("feature_columns is empty; list at least one column or omit it")
+        for column in value:
+            check_safe_name(column, "feature column")
+            if column in RESERVED_COLUMNS:
+                raise ValueError(f"feature column {column!r} is reserved by the platform")
+        if len(set(value)) != len(value):
+            raise ValueError("feature_columns lists a column twice")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DatasetSpec:
+        if self.feature_columns and self.target in self.feature_columns:
+            raise ValueError(f"target {self.target!r} is also listed in feature_columns")
+        if isinstance(self.source, SyntheticSource):
+            if self.classes is not None and sorted(self.classes) != self.source.declared_classes():
+                raise ValueError(
+                    f"classes {self.classes} disagree with the synthetic source's n_classes="
+                    f"{self.source.n_classes}; omit classes or make them 0..n_classes-1"
+                )
+            if self.feature_columns is not None and len(self.feature_columns) != (self.source.n_features):
+                raise ValueError("feature_columns must have n_features names for a synthetic source")
+        if self.classes is not None and len(set(self.classes)) < 2:
+            raise ValueError("classes must hold at least two distinct labels")
+        return self
+
+    def declared_classes(self) -> list[int] | None:
+        if self.classes is not None:
+            return sorted(self.classes)
+        if isinstance(self.source, SyntheticSource):
+            return self.source.declared_classes()
+        return None
+
+
+class Catalog(_Strict):
+    datasets: list[DatasetSpec] = Field(min_length=1, description="The datasets to build.")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Catalog:
+        names = [d.name for d in self.datasets]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"dataset names must be unique; repeated: {', '.join(duplicated)}")
+        return self
+
+    def get(self, name: str) -> DatasetSpec:
+        for spec in self.datasets:
+            if spec.name == name:
+                return spec
+        raise KeyError(f"dataset {name!r} is not in the catalog; known: {', '.join(self.names())}")
+
+    def names(self) -> list[str]:
+        return [d.name for d in self.datasets]
+
+
+def _describe(error: ValidationError, raw: dict) -> str:
+    lines = []
+    entries = raw.get("datasets") if isinstance(raw, dict) else None
+    for item in error.errors():
+        loc = list(item["loc"])
+        where = ".".join(str(p) for p in loc)
+        if len(loc) >= 2 and loc[0] == "datasets" and isinstance(loc[1], int) and entries:
+            entry = entries[loc[1]] if loc[1] < len(entries) else {}
+            name = entry.get("name", f"#{loc[1]}") if isinstance(entry, dict) else f"#{loc[1]}"
+            field = ".".join(str(p) for p in loc[2:]) or "(spec)"
+            where = f"dataset {name!r}, field {field}"
+        lines.append(f"  - {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_catalog(raw: object, origin: str = "<catalog>") -> Catalog:
+    if not isinstance(raw, dict):
+        raise CatalogError(f"{origin}: expected a mapping with a 'datasets' list at the top level")
+    try:
+        return Catalog.model_validate(raw)
+    except ValidationError as error:
+        raise CatalogError(f"{origin} is invalid:\n{_describe(error, raw)}") from None
+
+
+def load_catalog(path: Path) -> Catalog:
+    """Read and validate the catalog; file-source paths become absolute against its folder."""
+    if not path.is_file():
+        raise CatalogError(
+            f"dataset catalog not found at {path}: create it (see README, 'The catalog') or set "
+            "ML_PLATFORM_CATALOG to its path"
+        )
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise CatalogError(f"{path} is not valid YAML: {error}") from None
+    catalog = parse_catalog(raw, str(path))
+    resolved = []
+    for spec in catalog.datasets:
+        if isinstance(spec.source, FileSource) and not Path(spec.source.path).is_absolute():
+            source = spec.source.model_copy(update={"path": str((path.parent / spec.source.path).resolve())})
+            spec = spec.model_copy(update={"source": source})
+        resolved.append(spec)
+    return catalog.model_copy(update={"datasets": resolved})

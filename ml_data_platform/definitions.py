@@ -1,0 +1,54 @@
+"""The one `defs`: every catalog dataset's graph, with the storage the environment chooses."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ml_data_platform.assets import build_dataset_assets
+from ml_data_platform.catalog import load_catalog
+from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager, TableIOManager
+from ml_data_platform.resources import ExportStore
+from ml_data_platform.settings import Settings, Storage
+
+ALL_DATASETS_JOB = "all_datasets"
+
+
+def table_io_manager(settings: Settings) -> TableIOManager:
+    managers = {Storage.sqlite: SQLiteTableIOManager, Storage.duckdb: DuckDBTableIOManager}
+    return managers[settings.storage](database=str(settings.database_path))
+
+
+def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    settings = settings or Settings.from_env()
+    catalog = load_catalog(settings.catalog_path)
+    assets = [a for spec in catalog.datasets for a in build_dataset_assets(spec)]
+    jobs = [
+        dg.define_asset_job(
+            ALL_DATASETS_JOB,
+            selection=dg.AssetSelection.all(),
+            description="Every dataset's graph, raw to export.",
+        )
+    ]
+    jobs += [
+        dg.define_asset_job(
+            f"{name}_job",
+            selection=dg.AssetSelection.groups(name),
+            description=f"The {name} graph, raw to export.",
+        )
+        for name in catalog.names()
+    ]
+    return dg.Definitions(
+        assets=assets,
+        jobs=jobs,
+        resources={
+            "io_manager": table_io_manager(settings),
+            "exports": ExportStore(data_dir=str(settings.data_dir)),
+        },
+        # Small graphs: a process per step would cost more than the work (and fight DuckDB's lock).
+        executor=dg.in_process_executor,
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

@@ -1,0 +1,68 @@
+"""The column types a table may hold, mapped to each engine and back to exact pandas dtypes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+class UnsupportedColumnError(TypeError):
+    """A frame holds a column whose dtype the table IO managers cannot store exactly."""
+
+
+@dataclass(frozen=True)
+class LogicalType:
+    name: str
+    sqlite: str
+    duckdb: str
+
+
+FLOAT = LogicalType("float64", "REAL", "DOUBLE")
+INT = LogicalType("int64", "INTEGER", "BIGINT")
+BOOL = LogicalType("bool", "BOOLEAN", "BOOLEAN")
+TIMESTAMP = LogicalType("datetime64[ns, UTC]", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
+TEXT = LogicalType("string", "TEXT", "VARCHAR")
+ALL = (FLOAT, INT, BOOL, TIMESTAMP, TEXT)
+
+
+def logical_type(name: str, series: pd.Series) -> LogicalType:
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return BOOL
+    if pd.api.types.is_integer_dtype(dtype):
+        return INT
+    if pd.api.types.is_float_dtype(dtype):
+        return FLOAT
+    if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
+        return TIMESTAMP
+    if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
+        return TEXT
+    raise UnsupportedColumnError(
+        f"column {name!r} has dtype {dtype}, which the table IO managers do not store; "
+        "convert it to float64, int64, bool, a UTC timestamp or string first"
+    )
+
+
+def from_engine(engine_type: str, column: str) -> LogicalType:
+    upper = engine_type.upper()
+    for candidate in ALL:
+        if upper in (candidate.sqlite, candidate.duckdb):
+            return candidate
+    raise UnsupportedColumnError(f"column {column!r} has engine type {engine_type}, not one of ours")
+
+
+def restore(series: pd.Series, kind: LogicalType) -> pd.Series:
+    """Cast a column read from an engine back to the dtype it was written with."""
+    if kind is FLOAT:
+        return series.astype(np.float64)
+    if kind is INT:
+        return series.astype("Int64" if series.isna().any() else np.int64)
+    if kind is BOOL:
+        return series.astype("boolean" if series.isna().any() else bool)
+    if kind is TIMESTAMP:
+        if isinstance(series.dtype, pd.DatetimeTZDtype):
+            return series.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+        return pd.to_datetime(series, utc=True, format="ISO8601").astype("datetime64[ns, UTC]")
+    return series.astype(object)

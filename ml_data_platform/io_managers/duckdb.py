@@ -1,0 +1,64 @@
+"""DuckDB table storage: Arrow out of the engine, replace-in-a-transaction in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from ml_data_platform.io_managers.base import TableIOManager, TableNotFoundError
+from ml_data_platform.io_managers.columns import from_engine, restore
+
+_VIEW = "_ml_platform_incoming"
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class DuckDBTableIOManager(TableIOManager):
+    """Why not the stock `DuckDBPandasIOManager`: it deletes then inserts in separate commits (a
+    failed insert leaves an empty table) and inserts by position; this one swaps in one
+    transaction and writes the frame's own columns."""
+
+    @contextmanager
+    def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        connection = duckdb.connect(self.database, read_only=read_only)
+        try:
+            connection.execute("SET TimeZone = 'UTC'")
+            yield connection
+        finally:
+            connection.close()
+
+    def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
+        with self._connect() as connection:
+            connection.begin()
+            try:
+                connection.register(_VIEW, frame)
+                connection.execute(f"CREATE OR REPLACE TABLE {_quote(table_name)} AS SELECT * FROM {_VIEW}")
+                connection.unregister(_VIEW)
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+
+    def read_table(self, table_name: str) -> pd.DataFrame:
+        if not Path(self.database).is_file():
+            raise TableNotFoundError(table_name)
+        with self._connect(read_only=True) as connection:
+            described = connection.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
+                [table_name],
+            ).fetchall()
+            if not described:
+                raise TableNotFoundError(table_name)
+            frame = connection.sql(f"SELECT * FROM {_quote(table_name)}").arrow().read_all()
+        frame = frame.to_pandas()
+        for name, engine_type in described:
+            frame[name] = restore(frame[name], from_engine(engine_type, name))
+        return frame

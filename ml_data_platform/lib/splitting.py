@@ -1,0 +1,62 @@
+"""Deterministic, stratified, disjoint train/val/test splits keyed by `sample_index`."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+
+class SplitError(ValueError):
+    """The rows cannot be split as declared."""
+
+
+def allocate(count: int, ratios: Mapping[str, float]) -> dict[str, int]:
+    """Split `count` rows by `ratios` so each share is within one row of count × ratio.
+
+    Largest-remainder rounding: floors first, then the leftover rows go to the largest
+    fractional parts (ties broken by split order, so the result is deterministic).
+    """
+    exact = {name: count * ratio for name, ratio in ratios.items()}
+    sizes = {name: math.floor(value) for name, value in exact.items()}
+    leftover = count - sum(sizes.values())
+    by_remainder = sorted(ratios, key=lambda n: (-(exact[n] - sizes[n]), list(ratios).index(n)))
+    for name in by_remainder[:leftover]:
+        sizes[name] += 1
+    return sizes
+
+
+def min_rows_per_class(ratios: Mapping[str, float]) -> int:
+    """Fewest rows a class needs so that every split is expected to get at least one."""
+    return math.ceil(1 / min(ratios.values()) - 1e-9)
+
+
+def stratified_split(
+    table: pd.DataFrame, target: str, ratios: Mapping[str, float], seed: int
+) -> dict[str, pd.DataFrame]:
+    """Shuffle each class with `seed` and cut it by `ratios`; each split sorted by sample_index."""
+    labels = table[target].to_numpy()
+    classes, counts = np.unique(labels, return_counts=True)
+    needed = min_rows_per_class(ratios)
+    short = {int(c): int(n) for c, n in zip(classes, counts, strict=True) if n < needed}
+    if short:
+        raise SplitError(
+            f"class(es) with too few rows to stratify: {short} (rows per class); every class needs "
+            f">= {needed} rows for split ratios {dict(ratios)}. Add rows or drop those classes"
+        )
+    rng = np.random.default_rng(seed)
+    positions: dict[str, list[np.ndarray]] = {name: [] for name in ratios}
+    for cls in classes:
+        members = np.flatnonzero(labels == cls)
+        rng.shuffle(members)
+        start = 0
+        for name, size in allocate(len(members), ratios).items():
+            positions[name].append(members[start : start + size])
+            start += size
+    splits = {}
+    for name, parts in positions.items():
+        rows = np.sort(np.concatenate(parts))
+        splits[name] = table.iloc[rows].reset_index(drop=True)
+    return splits

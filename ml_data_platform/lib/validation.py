@@ -1,0 +1,123 @@
+"""Turn raw rows into the validated feature table: typed, cleaned per policy, stable order."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml_data_platform.catalog import RESERVED_COLUMNS, DatasetSpec, Policy
+
+
+class ValidationError(ValueError):
+    """Raw rows break the dataset's declared contract."""
+
+
+@dataclass(frozen=True)
+class CleaningReport:
+    rows_in: int
+    rows_out: int
+    non_finite_rows_dropped: int
+    duplicate_rows_dropped: int
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def feature_columns(spec: DatasetSpec, columns: list[str]) -> list[str]:
+    if spec.feature_columns is not None:
+        return list(spec.feature_columns)
+    return [c for c in columns if c != spec.target and c not in RESERVED_COLUMNS]
+
+
+def _numeric_features(spec: DatasetSpec, raw: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    bad = [c for c in names if not pd.api.types.is_numeric_dtype(raw[c]) or raw[c].dtype == bool]
+    if bad:
+        examples = {c: raw[c].dropna().astype(str).head(2).tolist() for c in bad}
+        raise ValidationError(
+            f"dataset {spec.name!r}: feature column(s) {bad} are not numeric (e.g. {examples}); "
+            "fix the source values or leave the columns out via feature_columns"
+        )
+    return raw[names].astype(np.float64)
+
+
+def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> pd.Series:
+    target = raw[spec.target]
+    if not pd.api.types.is_numeric_dtype(target) or target.dtype == bool:
+        raise ValidationError(
+            f"dataset {spec.name!r}: target column {spec.target!r} is {target.dtype}, not integer "
+            "class labels; map the labels to integers in the source"
+        )
+    values = target.astype(np.float64)
+    finite = np.isfinite(values)
+    fractional = finite & (values != np.round(values))
+    if fractional.any():
+        raise ValidationError(
+            f"dataset {spec.name!r}: target {spec.target!r} has {int(fractional.sum())} "
+            f"non-integer value(s) (e.g. {values[fractional].iloc[0]}); class labels must be integers"
+        )
+    return values
+
+
+def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
+    """Typed features (float64) and target (int64), rows cleaned per the spec's policies.
+
+    Output columns: sample_index, the features in declared order, the target, ingested_at.
+    """
+    missing = [c for c in ("sample_index", "ingested_at", spec.target) if c not in raw.columns]
+    names = feature_columns(spec, list(raw.columns))
+    missing += [c for c in names if c not in raw.columns]
+    if missing:
+        raise ValidationError(
+            f"dataset {spec.name!r}: raw table lacks column(s) {missing}; it has "
+            f"{list(raw.columns)}. Fix the source or the catalog's target/feature_columns"
+        )
+    if not names:
+        raise ValidationError(f"dataset {spec.name!r}: no feature columns besides the target")
+
+    features = _numeric_features(spec, raw, names)
+    target = _integer_target(spec, raw)
+
+    finite = np.isfinite(features.to_numpy()).all(axis=1) & np.isfinite(target.to_numpy())
+    bad_rows = int((~finite).sum())
+    if bad_rows and spec.on_non_finite is Policy.fail:
+        per_column = {
+            c: int((~np.isfinite(v)).sum())
+            for c, v in [*features.items(), (spec.target, target)]
+            if (~np.isfinite(v)).any()
+        }
+        raise ValidationError(
+            f"dataset {spec.name!r}: {bad_rows} row(s) hold NaN or ±inf (per column: {per_column}); "
+            "fix the source, or set on_non_finite: drop in the catalog to drop those rows"
+        )
+
+    table = pd.concat(
+        [raw[["sample_index"]].astype(np.int64), features],
+        axis=1,
+    )
+    table[spec.target] = target
+    table["ingested_at"] = raw["ingested_at"]
+    table = table[finite]
+
+    duplicated = table.duplicated(subset=[*names, spec.target], keep="first").to_numpy()
+    duplicates = int(duplicated.sum())
+    if duplicates and spec.on_duplicates is Policy.fail:
+        first = table.loc[duplicated, "sample_index"].head(5).tolist()
+        raise ValidationError(
+            f"dataset {spec.name!r}: {duplicates} row(s) repeat an earlier row's features and "
+            f"target (sample_index {first}...); deduplicate the source or set on_duplicates: drop"
+        )
+    table = table[~duplicated].copy()
+    table[spec.target] = table[spec.target].astype(np.int64)
+    table = table.reset_index(drop=True)
+
+    report = CleaningReport(
+        rows_in=len(raw),
+        rows_out=len(table),
+        non_finite_rows_dropped=bad_rows,
+        duplicate_rows_dropped=duplicates,
+    )
+    if table.empty:
+        raise ValidationError(f"dataset {spec.name!r}: no rows left after cleaning ({report.as_dict()})")
+    return table, report

@@ -1,0 +1,25 @@
+"""Resources the assets use, so they never read the environment themselves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field
+
+from ml_data_platform.catalog import check_safe_name
+from ml_data_platform.lib.export import ensure_inside
+
+
+class ExportStore(dg.ConfigurableResource):
+    """Where Parquet exports go: `<data_dir>/exports/<dataset>/`."""
+
+    data_dir: str = Field(description="Root of all platform data; exports never leave it.")
+
+    @property
+    def root(self) -> Path:
+        return Path(self.data_dir).resolve()
+
+    def dataset_dir(self, dataset: str) -> Path:
+        check_safe_name(dataset, "dataset name")
+        return ensure_inside(self.root / "exports" / dataset, self.root)
