@@ -1,5 +1,6 @@
 """The asset factory: raw -> features -> train/val/test -> export, one graph per catalog entry."""
 
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -23,6 +24,9 @@ from ml_data_platform.lib.sources import read_source, stamp_raw
 from ml_data_platform.lib.splitting import stratified_split
 from ml_data_platform.lib.validation import feature_columns, validate_features
 from ml_data_platform.resources import ExportStore
+
+# Output(data_version=...) is marked beta; we rely on it for lineage and accept the risk.
+warnings.filterwarnings("ignore", message=".*data_version.*", category=dg.BetaWarning)
 
 
 def content_version(frame: pd.DataFrame) -> dg.DataVersion:

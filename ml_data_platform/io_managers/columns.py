@@ -38,6 +38,12 @@ def logical_type(name: str, series: pd.Series) -> LogicalType:
     if isinstance(dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(dtype):
         return TIMESTAMP
     if pd.api.types.is_string_dtype(dtype) or pd.api.types.is_object_dtype(dtype):
+        inferred = pd.api.types.infer_dtype(series, skipna=True)
+        if inferred not in ("string", "empty"):
+            raise UnsupportedColumnError(
+                f"column {name!r} holds {inferred} values, not only strings; engines would store "
+                "them differently, so convert the column to one type first"
+            )
         return TEXT
     raise UnsupportedColumnError(
         f"column {name!r} has dtype {dtype}, which the table IO managers do not store; "

@@ -38,13 +38,19 @@ class DuckDBTableIOManager(TableIOManager):
         with self._connect() as connection:
             connection.begin()
             try:
-                connection.register(_VIEW, frame)
-                connection.execute(f"CREATE OR REPLACE TABLE {_quote(table_name)} AS SELECT * FROM {_VIEW}")
-                connection.unregister(_VIEW)
+                self._replace(connection, table_name, frame)
                 connection.commit()
             except BaseException:
                 connection.rollback()
                 raise
+
+    def _replace(self, connection: duckdb.DuckDBPyConnection, table_name: str, frame: pd.DataFrame) -> None:
+        """Swap in the new table; only ever called inside write_table's transaction."""
+        connection.register(_VIEW, frame)
+        try:
+            connection.execute(f"CREATE OR REPLACE TABLE {_quote(table_name)} AS SELECT * FROM {_VIEW}")
+        finally:
+            connection.unregister(_VIEW)
 
     def read_table(self, table_name: str) -> pd.DataFrame:
         if not Path(self.database).is_file():

@@ -48,6 +48,17 @@ class SQLiteTableIOManager(TableIOManager):
             connection.close()
 
     def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
+        with self._connect() as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                self._replace(connection, table_name, frame)
+                connection.execute("COMMIT")
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+
+    def _replace(self, connection: sqlite3.Connection, table_name: str, frame: pd.DataFrame) -> None:
+        """Drop, create and fill the table; only ever called inside write_table's transaction."""
         names = [str(c) for c in frame.columns]
         kinds = [logical_type(n, frame[c]) for n, c in zip(names, frame.columns, strict=True)]
         columns_sql = ", ".join(f"{_quote(n)} {k.sqlite}" for n, k in zip(names, kinds, strict=True))
@@ -56,16 +67,9 @@ class SQLiteTableIOManager(TableIOManager):
             f"VALUES ({', '.join('?' for _ in names)})"
         )
         columns = [_column_values(frame[c]) for c in frame.columns]
-        with self._connect() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            try:
-                connection.execute(f"DROP TABLE IF EXISTS {_quote(table_name)}")
-                connection.execute(f"CREATE TABLE {_quote(table_name)} ({columns_sql})")
-                connection.executemany(insert_sql, zip(*columns, strict=True))
-                connection.execute("COMMIT")
-            except BaseException:
-                connection.execute("ROLLBACK")
-                raise
+        connection.execute(f"DROP TABLE IF EXISTS {_quote(table_name)}")
+        connection.execute(f"CREATE TABLE {_quote(table_name)} ({columns_sql})")
+        connection.executemany(insert_sql, zip(*columns, strict=True))
 
     def read_table(self, table_name: str) -> pd.DataFrame:
         if not Path(self.database).is_file():

@@ -1,0 +1,87 @@
+"""Read finished exports back as arrays: the training-side API (`load_data`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ml_data_platform.catalog import SAFE_NAME
+from ml_data_platform.lib.export import MANIFEST, read_manifest
+from ml_data_platform.settings import Settings
+
+
+class ExportNotFoundError(FileNotFoundError):
+    """The dataset or split has no finished export under the data directory."""
+
+
+def _how_to_make(dataset: str) -> str:
+    return (
+        f"materialize it with `make run`, or `dagster asset materialize -m "
+        f"ml_data_platform.definitions --select 'group:{dataset}'` (a new dataset goes into "
+        "datasets.yaml first)"
+    )
+
+
+def exported_datasets(data_dir: Path) -> list[str]:
+    root = data_dir / "exports"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if (p / MANIFEST).is_file())
+
+
+def _open_export(dataset: str, data_dir: Path | None) -> tuple[Path, dict]:
+    data_dir = Path(data_dir) if data_dir is not None else Settings.from_env().data_dir
+    if not SAFE_NAME.fullmatch(dataset):
+        raise ValueError(f"{dataset!r} is not a dataset name ([a-z][a-z0-9_]*)")
+    out_dir = data_dir / "exports" / dataset
+    if not (out_dir / MANIFEST).is_file():
+        existing = exported_datasets(data_dir)
+        raise ExportNotFoundError(
+            f"dataset {dataset!r} has no export under {data_dir / 'exports'} "
+            f"(exported: {', '.join(existing) or 'none'}); {_how_to_make(dataset)}"
+        )
+    return out_dir, read_manifest(out_dir)
+
+
+def _read_splits(dataset: str, out_dir: Path, manifest: dict, split: str | None) -> pd.DataFrame:
+    available = list(manifest["splits"])
+    if split is not None and split not in available:
+        raise ExportNotFoundError(
+            f"dataset {dataset!r} has no split {split!r}; available: {', '.join(available)} "
+            "(or split=None for all rows)"
+        )
+    frames = []
+    for name in available if split is None else [split]:
+        path = out_dir / manifest["splits"][name]["file"]
+        if not path.is_file():
+            raise ExportNotFoundError(
+                f"{path} is listed in the manifest but missing; {_how_to_make(dataset)}"
+            )
+        frames.append(pq.read_table(path).to_pandas())
+    if len(frames) == 1:
+        return frames[0]
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.sort_values("sample_index", kind="stable").reset_index(drop=True)
+
+
+def load_frame(dataset: str, split: str | None = None, data_dir: Path | None = None) -> pd.DataFrame:
+    """The exported rows of one split (or all splits, ordered by sample_index) as a DataFrame."""
+    out_dir, manifest = _open_export(dataset, data_dir)
+    return _read_splits(dataset, out_dir, manifest, split)
+
+
+def load_data(
+    dataset: str = "classification_data", split: str | None = None, data_dir: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """`X` (float64, n × features) and `y` (int64) of a split, read from its Parquet export.
+
+    `split=None` returns every exported row, as the seed's `load_data(name)` did.
+    """
+    out_dir, manifest = _open_export(dataset, data_dir)
+    frame = _read_splits(dataset, out_dir, manifest, split)
+    X = frame[manifest["feature_columns"]].to_numpy(dtype=np.float64)
+    y = frame[manifest["target"]].to_numpy(dtype=np.int64)
+    return X, y

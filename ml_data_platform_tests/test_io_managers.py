@@ -1,0 +1,161 @@
+"""IO managers on both backends: exact round trips, replace-not-append, metadata, failure safety."""
+
+import sqlite3
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_data_platform.definitions import table_io_manager
+from ml_data_platform.io_managers import TableNotFoundError, table_name_for
+from ml_data_platform.io_managers.columns import UnsupportedColumnError
+from ml_data_platform.settings import Settings, Storage
+
+
+def frame(n: int, offset: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(n)
+    return pd.DataFrame(
+        {
+            "sample_index": np.arange(n, dtype=np.int64),
+            "x": rng.normal(size=n) * 1e6 + offset,  # full-precision floats must survive exactly
+            "tiny": np.array([5e-324, -0.0, 1.7976931348623157e308] * n)[:n],
+            "flag": np.arange(n) % 2 == 0,
+            "label": [f"c{i % 3}" if i % 4 else None for i in range(n)],
+            "target": (np.arange(n) % 3).astype(np.int64),
+            "ingested_at": pd.Series(
+                pd.Timestamp("2026-11-22 10:11:12.123456", tz="UTC"), index=range(n)
+            ).astype("datetime64[ns, UTC]"),
+        }
+    )
+
+
+def io_manager(tmp_path: Path, storage: Storage):
+    return table_io_manager(Settings(storage, tmp_path, tmp_path / "datasets.yaml"))
+
+
+def raw_rows(storage: Storage, database: str, table: str) -> list[tuple]:
+    if storage is Storage.sqlite:
+        with sqlite3.connect(database) as connection:
+            return connection.execute(f'SELECT sample_index, x FROM "{table}" ORDER BY 1').fetchall()
+    with duckdb.connect(database, read_only=True) as connection:
+        return connection.execute(f'SELECT sample_index, x FROM "{table}" ORDER BY 1').fetchall()
+
+
+def materialize(manager, value: pd.DataFrame) -> tuple[dg.ExecuteInProcessResult, pd.DataFrame]:
+    """Write `value` as asset ds/stage, then read it back the way a downstream asset does."""
+    seen = {}
+
+    @dg.asset(key=["ds", "stage"])
+    def stage() -> pd.DataFrame:
+        return value
+
+    @dg.asset(key=["ds", "reader"], ins={"stage": dg.AssetIn(key=["ds", "stage"])})
+    def reader(stage: pd.DataFrame) -> None:
+        seen["frame"] = stage
+
+    result = dg.materialize([stage, reader], resources={"io_manager": manager})
+    return result, seen["frame"]
+
+
+def test_round_trip_is_exact(tmp_path: Path, storage: Storage):
+    manager = io_manager(tmp_path, storage)
+    original = frame(50)
+    _, loaded = materialize(manager, original)
+    pd.testing.assert_frame_equal(loaded, original, check_exact=True)
+
+
+def test_second_materialization_replaces_not_appends(tmp_path: Path, storage: Storage):
+    manager = io_manager(tmp_path, storage)
+    materialize(manager, frame(40))
+    _, loaded = materialize(manager, frame(25, offset=1.0))
+    rows = raw_rows(storage, manager.database, "ds__stage")
+    assert len(rows) == 25 and len(loaded) == 25
+    assert rows[3][1] == frame(25, offset=1.0)["x"][3]
+
+
+def test_every_write_records_the_same_metadata_keys(tmp_path: Path, storage: Storage):
+    result, _ = materialize(io_manager(tmp_path, storage), frame(12))
+    metadata = result.asset_materializations_for_node("ds__stage")[0].metadata
+    assert metadata["dagster/row_count"].value == 12
+    assert metadata["dagster/table_name"].value == "ds__stage"
+    columns = {c.name: c.type for c in metadata["dagster/column_schema"].schema.columns}
+    assert columns == {
+        "sample_index": "int64",
+        "x": "float64",
+        "tiny": "float64",
+        "flag": "bool",
+        "label": "string",
+        "target": "int64",
+        "ingested_at": "datetime64[ns, UTC]",
+    }
+    preview = metadata["preview"].value.splitlines()
+    assert "sample_index" in preview[0] and len(preview) == 2 + 5
+
+
+def test_reordered_columns_are_stored_by_name(tmp_path: Path, storage: Storage):
+    manager = io_manager(tmp_path, storage)
+    materialize(manager, frame(10))
+    reordered = frame(10)[["x", "sample_index", "target", "tiny", "flag", "label", "ingested_at"]]
+    _, loaded = materialize(manager, reordered)
+    pd.testing.assert_frame_equal(loaded, reordered)
+
+
+def test_unstorable_column_fails_before_touching_the_old_table(tmp_path: Path, storage: Storage):
+    manager = io_manager(tmp_path, storage)
+    materialize(manager, frame(10))
+    bad = frame(5).assign(span=pd.to_timedelta(np.arange(5), unit="s"))
+    with pytest.raises(UnsupportedColumnError, match="column 'span' has dtype timedelta64"):
+        materialize(manager, bad)
+    assert len(raw_rows(storage, manager.database, "ds__stage")) == 10
+
+
+def test_text_columns_must_hold_only_strings(tmp_path: Path, storage: Storage):
+    manager = io_manager(tmp_path, storage)
+    with pytest.raises(UnsupportedColumnError, match="column 'label' holds mixed"):
+        materialize(manager, frame(5).assign(label=[1, "a", 2.5, None, "b"]))
+
+
+class Crash(RuntimeError):
+    pass
+
+
+def test_failure_inside_the_write_rolls_back(tmp_path: Path, storage: Storage):
+    """A crash after the new table is in place but before commit leaves the old rows."""
+    base = type(io_manager(tmp_path, storage))
+
+    class CrashAfterReplace(base):
+        def _replace(self, connection, table_name, frame):
+            super()._replace(connection, table_name, frame)
+            raise Crash("injected after replace, before commit")
+
+    materialize(io_manager(tmp_path, storage), frame(10))
+    faulty = CrashAfterReplace(database=str(tmp_path / f"warehouse.{storage.value}"))
+    with pytest.raises(Crash):
+        faulty.write_table("ds__stage", frame(5))
+    assert len(raw_rows(storage, faulty.database, "ds__stage")) == 10
+
+
+def test_sqlite_rolls_back_an_engine_error_after_drop(tmp_path: Path):
+    """SQLite column names are case-insensitive: CREATE fails after DROP already ran."""
+    manager = io_manager(tmp_path, Storage.sqlite)
+    materialize(manager, frame(10))
+    with pytest.raises(sqlite3.OperationalError, match="duplicate column name"):
+        manager.write_table("ds__stage", frame(5).assign(X=1.0))
+    assert len(raw_rows(Storage.sqlite, manager.database, "ds__stage")) == 10
+
+
+def test_missing_table_says_what_to_materialize(tmp_path: Path, storage: Storage):
+    manager = io_manager(tmp_path, storage)
+    materialize(manager, frame(3))
+    context = dg.build_input_context(asset_key=dg.AssetKey(["other", "raw"]))
+    with pytest.raises(TableNotFoundError, match="materialize other/raw first"):
+        manager.load_input(context)
+
+
+@pytest.mark.parametrize("path", [["Bad"], ["a", "b;drop"], ["a__b", "c"], ["x y"]])
+def test_unsafe_asset_keys_never_become_table_names(path):
+    with pytest.raises(ValueError, match="not a safe table-name identifier"):
+        table_name_for(dg.AssetKey(path))

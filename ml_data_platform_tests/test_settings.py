@@ -1,0 +1,27 @@
+from pathlib import Path
+
+import pytest
+
+from ml_data_platform.settings import Settings, SettingsError, Storage
+
+
+def test_defaults_are_sqlite_under_data(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({})
+    assert settings.storage is Storage.sqlite
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.database_path == tmp_path / "data" / "warehouse.sqlite"
+    assert settings.exports_dir == tmp_path / "data" / "exports"
+
+
+def test_environment_switches_backend_and_moves_data(tmp_path: Path):
+    settings = Settings.from_env(
+        {"ML_PLATFORM_STORAGE": "DuckDB", "ML_PLATFORM_DATA_DIR": str(tmp_path / "elsewhere")}
+    )
+    assert settings.storage is Storage.duckdb
+    assert settings.database_path == tmp_path / "elsewhere" / "warehouse.duckdb"
+
+
+def test_unknown_storage_lists_the_valid_values():
+    with pytest.raises(SettingsError, match="valid values: sqlite, duckdb"):
+        Settings.from_env({"ML_PLATFORM_STORAGE": "postgres"})

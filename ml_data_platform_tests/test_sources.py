@@ -1,0 +1,99 @@
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import make_classification
+
+from ml_data_platform.catalog import DatasetSpec
+from ml_data_platform.lib.sources import SourceError, read_source, stamp_raw
+
+
+def synthetic(**source) -> DatasetSpec:
+    return DatasetSpec.model_validate({"name": "ds", "source": {"type": "synthetic", **source}})
+
+
+def file_spec(path: Path, **extra) -> DatasetSpec:
+    return DatasetSpec.model_validate({"name": "ds", "source": {"type": "file", "path": str(path)}, **extra})
+
+
+def test_synthetic_source_reproduces_the_seed_data_exactly():
+    frame = read_source(synthetic())
+    X, y = make_classification(
+        n_samples=1000, n_features=20, n_informative=10, n_redundant=5, n_classes=2, random_state=42
+    )
+    assert list(frame.columns) == [*(f"feature_{i}" for i in range(20)), "target"]
+    np.testing.assert_array_equal(frame.iloc[:, :20].to_numpy(), X)
+    np.testing.assert_array_equal(frame["target"].to_numpy(), y)
+    assert frame["target"].dtype == np.int64
+
+
+def test_synthetic_parameters_reach_make_classification():
+    frame = read_source(
+        synthetic(
+            n_samples=50,
+            n_features=4,
+            n_informative=2,
+            n_redundant=0,
+            n_classes=3,
+            n_clusters_per_class=1,
+            weights=[0.6, 0.3],
+        )
+    )
+    assert frame.shape == (50, 5)
+    assert set(frame["target"]) <= {0, 1, 2}
+    assert frame["target"].value_counts()[0] > frame["target"].value_counts()[2]
+
+
+def test_stamp_raw_adds_index_and_utc_ingestion_time():
+    stamped = stamp_raw(pd.DataFrame({"a": [3.0, 4.0]}, index=[10, 20]), datetime(2026, 1, 2, tzinfo=UTC))
+    assert list(stamped.columns) == ["sample_index", "a", "ingested_at"]
+    assert stamped["sample_index"].tolist() == [0, 1]
+    assert str(stamped["ingested_at"].dtype) == "datetime64[ns, UTC]"
+    assert stamped["ingested_at"].iloc[0] == pd.Timestamp("2026-01-02", tz="UTC")
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_file_sources_read_csv_and_parquet(tmp_path: Path, suffix: str):
+    frame = pd.DataFrame({"x": [0.5, 1.5], "y": [1.0, 2.0], "target": [0, 1]})
+    path = tmp_path / f"rows.{suffix}"
+    frame.to_csv(path, index=False) if suffix == "csv" else frame.to_parquet(path)
+    pd.testing.assert_frame_equal(read_source(file_spec(path)), frame)
+
+
+def test_declared_feature_columns_select_and_order(tmp_path: Path):
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"b": [1.0], "a": [2.0], "junk": ["z"], "target": [1]}).to_csv(path, index=False)
+    frame = read_source(file_spec(path, feature_columns=["a", "b"]))
+    assert list(frame.columns) == ["a", "b", "target"]
+
+
+def test_missing_file_names_the_dataset_and_path(tmp_path: Path):
+    with pytest.raises(SourceError, match=r"dataset 'ds'.*nope\.csv does not exist"):
+        read_source(file_spec(tmp_path / "nope.csv"))
+
+
+def test_empty_and_unreadable_files_are_clear_errors(tmp_path: Path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(SourceError, match="is empty"):
+        read_source(file_spec(empty))
+    broken = tmp_path / "broken.parquet"
+    broken.write_text("not parquet")
+    with pytest.raises(SourceError, match="cannot read .*broken.parquet as parquet"):
+        read_source(file_spec(broken))
+
+
+def test_missing_declared_column_is_named(tmp_path: Path):
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"a": [1.0], "label": [1]}).to_csv(path, index=False)
+    with pytest.raises(SourceError, match=r"lacks declared column\(s\) \['target'\]"):
+        read_source(file_spec(path, feature_columns=["a"]))
+
+
+def test_source_may_not_bring_platform_columns(tmp_path: Path):
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"sample_index": [1], "a": [1.0], "target": [1]}).to_csv(path, index=False)
+    with pytest.raises(SourceError, match="sample_index"):
+        read_source(file_spec(path))

@@ -1,0 +1,73 @@
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_data_platform.catalog import DatasetSpec
+from ml_data_platform.lib.sources import stamp_raw
+from ml_data_platform.lib.validation import ValidationError, validate_features
+
+
+def spec(**extra) -> DatasetSpec:
+    return DatasetSpec.model_validate({"name": "ds", "source": {"type": "file", "path": "x.csv"}, **extra})
+
+
+def raw(**columns) -> pd.DataFrame:
+    return stamp_raw(pd.DataFrame(columns), datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_types_and_column_order_are_enforced():
+    table, report = validate_features(spec(), raw(b=[1, 2, 3], a=[0.5, 1.5, 2.5], target=[0.0, 1.0, 1.0]))
+    assert list(table.columns) == ["sample_index", "b", "a", "target", "ingested_at"]
+    assert table["b"].dtype == np.float64 and table["a"].dtype == np.float64
+    assert table["target"].dtype == np.int64
+    assert report.rows_in == report.rows_out == 3
+
+
+def test_non_finite_rows_fail_by_default_with_counts_and_fix():
+    frame = raw(a=[1.0, np.nan, np.inf], b=[1.0, 2.0, 3.0], target=[0, 1, 1])
+    with pytest.raises(ValidationError, match=r"2 row\(s\).*'a': 2.*on_non_finite: drop"):
+        validate_features(spec(), frame)
+
+
+def test_non_finite_rows_dropped_by_policy():
+    frame = raw(a=[1.0, np.nan, 3.0, -np.inf], target=[0, 1, 1, 0])
+    table, report = validate_features(spec(on_non_finite="drop"), frame)
+    assert table["sample_index"].tolist() == [0, 2]
+    assert report.non_finite_rows_dropped == 2
+
+
+def test_missing_target_label_counts_as_non_finite():
+    frame = raw(a=[1.0, 2.0, 3.0], target=[0, None, 1])
+    with pytest.raises(ValidationError, match="'target': 1"):
+        validate_features(spec(), frame)
+
+
+def test_duplicates_dropped_by_default_keep_first():
+    frame = raw(a=[1.0, 1.0, 2.0], target=[0, 0, 1])
+    table, report = validate_features(spec(), frame)
+    assert table["sample_index"].tolist() == [0, 2]
+    assert report.duplicate_rows_dropped == 1
+
+
+def test_duplicates_fail_by_policy():
+    with pytest.raises(ValidationError, match="repeat an earlier row"):
+        validate_features(spec(on_duplicates="fail"), raw(a=[1.0, 1.0], target=[0, 0]))
+
+
+def test_non_numeric_feature_is_named_with_examples():
+    with pytest.raises(ValidationError, match=r"\['colour'\] are not numeric.*'red'"):
+        validate_features(spec(), raw(a=[1.0, 2.0], colour=["red", "blue"], target=[0, 1]))
+
+
+def test_fractional_or_text_target_is_refused():
+    with pytest.raises(ValidationError, match="non-integer"):
+        validate_features(spec(), raw(a=[1.0, 2.0], target=[0.5, 1.0]))
+    with pytest.raises(ValidationError, match="not integer class labels"):
+        validate_features(spec(), raw(a=[1.0, 2.0], target=["yes", "no"]))
+
+
+def test_missing_target_column_is_named():
+    with pytest.raises(ValidationError, match=r"lacks column\(s\) \['target'\]"):
+        validate_features(spec(), raw(a=[1.0, 2.0], label=[0, 1]))
