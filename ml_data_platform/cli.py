@@ -25,15 +25,20 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
+def failure_reasons(result: dg.ExecuteInProcessResult) -> list[str]:
+    """One line per failed step: the user-code error under Dagster's wrapper, not the wrapper."""
     reasons = []
     for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data:
-            error = event.step_failure_data.error
-            message = error.message.strip() if error else "unknown error"
-            if error and error.cause:
-                message += f" (caused by: {error.cause.message.strip()})"
-            reasons.append(f"step {event.step_key} failed: {message}")
+        if not (event.is_step_failure and event.step_failure_data):
+            continue
+        error = event.step_failure_data.error
+        while error is not None and error.cause is not None:
+            error = error.cause
+        message = error.message.strip() if error else "unknown error"
+        qualified, _, rest = message.partition(": ")
+        if error and error.cls_name and qualified.endswith(error.cls_name):
+            message = f"{error.cls_name}: {rest}"  # drop the module path
+        reasons.append(f"step {event.step_key} failed: {message}")
     return reasons
 
 
@@ -90,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     print(summarize(settings, result, datasets))
     if not result.success:
         print("\nRun failed:", file=sys.stderr)
-        for reason in _failures(result) or ["see the run in the Dagster UI (make ui)"]:
+        for reason in failure_reasons(result) or ["see the run in the Dagster UI (make ui)"]:
             print(f"  - {reason}", file=sys.stderr)
         return 1
     return 0

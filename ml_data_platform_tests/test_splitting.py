@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_data_platform.lib.splitting import SplitError, allocate, stratified_split
+from ml_data_platform.lib.splitting import SplitError, allocate, allocate_per_class, stratified_split
 
 RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
 
@@ -19,6 +19,17 @@ def test_allocate_sums_and_stays_within_one_row(count):
     sizes = allocate(count, RATIOS)
     assert sum(sizes.values()) == count
     assert all(abs(sizes[n] - count * r) < 1 for n, r in RATIOS.items())
+
+
+@pytest.mark.parametrize("counts", [[501, 499], [200, 200, 200, 200, 200], [7, 7, 7], [601, 301, 95]])
+def test_per_class_sizes_hit_class_ratios_and_global_sizes(counts):
+    class_counts = dict(enumerate(counts))
+    sizes = allocate_per_class(class_counts, RATIOS)
+    for cls, count in class_counts.items():
+        assert sum(sizes[cls].values()) == count
+        assert all(abs(sizes[cls][n] - count * r) <= 1 for n, r in RATIOS.items())
+    totals = {n: sum(sizes[c][n] for c in class_counts) for n in RATIOS}
+    assert totals == allocate(sum(counts), RATIOS)
 
 
 def test_splits_are_disjoint_complete_and_stratified():

@@ -28,6 +28,34 @@ def allocate(count: int, ratios: Mapping[str, float]) -> dict[str, int]:
     return sizes
 
 
+def allocate_per_class(
+    class_counts: Mapping[int, int], ratios: Mapping[str, float]
+) -> dict[int, dict[str, int]]:
+    """Per-class split sizes within one row of count × ratio whose totals are `allocate(n)`.
+
+    Controlled rounding: every cell starts at its floor; the leftover rows of each class go
+    to the splits with the most room left against the global sizes (Gale–Ryser order, ties to
+    the larger fractional part). Falls back to independent per-class rounding in the rare
+    case that greedy order cannot meet the global sizes.
+    """
+    names = list(ratios)
+    total = allocate(sum(class_counts.values()), ratios)
+    floors = {c: {n: math.floor(k * ratios[n]) for n in names} for c, k in class_counts.items()}
+    room = {n: total[n] - sum(floors[c][n] for c in class_counts) for n in names}
+    leftovers = {c: k - sum(floors[c].values()) for c, k in class_counts.items()}
+    result = {c: dict(cells) for c, cells in floors.items()}
+    for cls in sorted(class_counts, key=lambda c: (-leftovers[c], c)):
+        fraction = {n: class_counts[cls] * ratios[n] - floors[cls][n] for n in names}
+        ranked = sorted(names, key=lambda n: (-room[n], -fraction[n], names.index(n)))
+        chosen = [n for n in ranked[: leftovers[cls]] if room[n] > 0]
+        if len(chosen) < leftovers[cls]:
+            return {c: allocate(k, ratios) for c, k in class_counts.items()}
+        for name in chosen:
+            result[cls][name] += 1
+            room[name] -= 1
+    return result
+
+
 def min_rows_per_class(ratios: Mapping[str, float]) -> int:
     """Fewest rows a class needs so that every split is expected to get at least one."""
     return math.ceil(1 / min(ratios.values()) - 1e-9)
@@ -48,11 +76,12 @@ def stratified_split(
         )
     rng = np.random.default_rng(seed)
     positions: dict[str, list[np.ndarray]] = {name: [] for name in ratios}
+    sizes = allocate_per_class(dict(zip(classes.tolist(), counts.tolist(), strict=True)), ratios)
     for cls in classes:
         members = np.flatnonzero(labels == cls)
         rng.shuffle(members)
         start = 0
-        for name, size in allocate(len(members), ratios).items():
+        for name, size in sizes[int(cls)].items():
             positions[name].append(members[start : start + size])
             start += size
     splits = {}

@@ -1,0 +1,129 @@
+"""The command lines a user and CI run, in real subprocesses."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_data_platform_tests.conftest import REPO, small_catalog, write_catalog
+
+BIN = Path(sys.executable).parent
+
+
+def env_for(tmp_path: Path, catalog: dict, **extra: str) -> dict[str, str]:
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_PLATFORM_", "DAGSTER_"))}
+    env.update(
+        DAGSTER_HOME=str(home),
+        ML_PLATFORM_CATALOG=str(write_catalog(tmp_path, catalog)),
+        ML_PLATFORM_DATA_DIR=str(tmp_path / "data"),
+        **extra,
+    )
+    return env
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+
+
+def bad_class_catalog(tmp_path: Path) -> dict:
+    rng = np.random.default_rng(0)
+    rows = pd.DataFrame({"a": rng.normal(size=80), "target": np.arange(80) % 3})
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    return {
+        "datasets": [
+            {
+                "name": "files",
+                "classes": [0, 1],
+                "source": {"type": "file", "path": str(tmp_path / "rows.csv")},
+            }
+        ]
+    }
+
+
+def test_dagster_asset_materialize_builds_every_dataset(tmp_path: Path):
+    env = env_for(tmp_path, small_catalog(), ML_PLATFORM_STORAGE="duckdb")
+    done = run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_data_platform.definitions", "--select", "*"],
+        env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for dataset in ("binary", "multi"):
+        assert (tmp_path / "data" / "exports" / dataset / "manifest.json").is_file()
+    assert (tmp_path / "data" / "warehouse.duckdb").is_file()
+    assert not (tmp_path / "data" / "warehouse.sqlite").exists()
+
+
+def test_selecting_one_group_builds_only_that_dataset(tmp_path: Path):
+    env = env_for(tmp_path, small_catalog())
+    done = run(
+        [
+            str(BIN / "dagster"),
+            "asset",
+            "materialize",
+            "-m",
+            "ml_data_platform.definitions",
+            "--select",
+            "group:multi",
+        ],
+        env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (tmp_path / "data" / "exports" / "multi" / "manifest.json").is_file()
+    assert not (tmp_path / "data" / "exports" / "binary").exists()
+
+
+def test_failing_blocking_check_fails_the_command_with_the_reason(tmp_path: Path):
+    env = env_for(tmp_path, bad_class_catalog(tmp_path))
+    done = run(
+        [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_data_platform.definitions", "--select", "*"],
+        env,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert "features_finite_and_declared_classes" in output
+    assert "target class(es) [2] not declared" in output
+    assert not (tmp_path / "data" / "exports" / "files").exists()
+
+
+def test_platform_run_prints_a_summary(tmp_path: Path):
+    env = env_for(tmp_path, small_catalog())
+    done = run([str(BIN / "ml-data-platform"), "run"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("storage: sqlite")
+    binary = next(line for line in lines if line.startswith("binary "))
+    assert binary.split()[1:6] == ["210", "45", "45", "4", "passed"]
+    assert str(tmp_path / "data" / "exports" / "binary") in binary
+    # The run is recorded in the instance that DAGSTER_HOME names, so the UI shows it.
+    assert any((tmp_path / "dagster_home").rglob("runs.db")) or any((tmp_path / "dagster_home").rglob("*.db"))
+
+
+def test_platform_run_exits_nonzero_and_names_the_failure(tmp_path: Path):
+    env = env_for(tmp_path, bad_class_catalog(tmp_path))
+    done = run([str(BIN / "ml-data-platform"), "run"], env)
+    assert done.returncode == 1
+    assert "FAILED files/features:features_finite_and_declared_classes" in done.stdout
+    assert "target class(es) [2] not declared" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"ML_PLATFORM_STORAGE": "oracle"}, "valid values: sqlite, duckdb"),
+        ({"ML_PLATFORM_CATALOG": "/nonexistent/datasets.yaml"}, "dataset catalog not found"),
+    ],
+)
+def test_platform_run_reports_bad_settings(tmp_path: Path, extra, expected):
+    env = env_for(tmp_path, small_catalog())
+    env.update(extra)
+    done = run([str(BIN / "ml-data-platform"), "run"], env)
+    assert done.returncode == 2
+    assert expected in done.stderr

@@ -1,0 +1,77 @@
+"""The definitions load from the environment, with a snapshot of every asset and check key."""
+
+import importlib
+
+import dagster as dg
+import pytest
+
+from ml_data_platform.catalog import CatalogError
+from ml_data_platform.definitions import build_definitions
+from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager
+from ml_data_platform.settings import SettingsError
+from ml_data_platform_tests.conftest import REPO
+
+STAGES = ["export", "features", "raw", "test", "train", "val"]
+EXPECTED_ASSETS = sorted(
+    f"{ds}/{stage}" for ds in ("classification_data", "multiclass_data") for stage in STAGES
+)
+EXPECTED_CHECKS = sorted(
+    f"{ds}/{asset}:{check}"
+    for ds in ("classification_data", "multiclass_data")
+    for asset, check in [
+        ("raw", "raw_schema_and_row_count"),
+        ("features", "features_finite_and_declared_classes"),
+        ("train", "splits_disjoint_complete_stratified"),
+        ("export", "exports_match_manifest"),
+    ]
+)
+
+
+@pytest.fixture
+def repo_env(monkeypatch, tmp_path):
+    monkeypatch.chdir(REPO)
+    monkeypatch.setenv("ML_PLATFORM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("ML_PLATFORM_STORAGE", raising=False)
+    monkeypatch.delenv("ML_PLATFORM_CATALOG", raising=False)
+
+
+def test_module_defs_load_and_match_the_snapshot(repo_env):
+    module = importlib.import_module("ml_data_platform.definitions")
+    defs = dg.Definitions.merge(module.defs())  # the @dg.definitions loader the CLI and UI call
+    graph = defs.resolve_asset_graph()
+    assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == EXPECTED_ASSETS
+    checks = sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys)
+    assert checks == EXPECTED_CHECKS
+    assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys)
+    groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
+    assert groups == {"classification_data", "multiclass_data"}
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {
+        "all_datasets",
+        "classification_data_job",
+        "multiclass_data_job",
+    }
+
+
+def test_storage_switch_changes_only_the_io_manager(repo_env, monkeypatch):
+    sqlite_defs = build_definitions()
+    monkeypatch.setenv("ML_PLATFORM_STORAGE", "duckdb")
+    duckdb_defs = build_definitions()
+    assert isinstance(sqlite_defs.resources["io_manager"], SQLiteTableIOManager)
+    assert isinstance(duckdb_defs.resources["io_manager"], DuckDBTableIOManager)
+    assert duckdb_defs.resources["io_manager"].database.endswith("warehouse.duckdb")
+    keys = [sorted(d.resolve_asset_graph().get_all_asset_keys()) for d in (sqlite_defs, duckdb_defs)]
+    assert keys[0] == keys[1]
+
+
+def test_unknown_storage_fails_when_defs_are_built(repo_env, monkeypatch):
+    monkeypatch.setenv("ML_PLATFORM_STORAGE", "parquet")
+    with pytest.raises(SettingsError, match="valid values: sqlite, duckdb"):
+        build_definitions()
+
+
+def test_invalid_catalog_fails_when_defs_are_built(repo_env, monkeypatch, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets:\n  - name: Bad-Name\n    source: {type: synthetic}\n")
+    monkeypatch.setenv("ML_PLATFORM_CATALOG", str(bad))
+    with pytest.raises(CatalogError, match="not a safe identifier"):
+        build_definitions()

@@ -1,0 +1,137 @@
+"""The whole graph through dg.materialize on both backends."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ml_data_platform import load_data, load_frame
+from ml_data_platform.cli import failure_reasons
+from ml_data_platform.lib.export import read_manifest
+from ml_data_platform.settings import Settings, Storage
+from ml_data_platform_tests.conftest import make_settings, materialize_all
+
+
+def data_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every export column but the two timestamps, which differ from run to run."""
+    return frame.drop(columns=["event_timestamp", "ingested_at"])
+
+
+def file_catalog(csv: Path, **extra) -> dict:
+    return {
+        "datasets": [
+            {"name": "files", "source": {"type": "file", "path": str(csv)}, "classes": [0, 1], **extra}
+        ]
+    }
+
+
+def good_rows(n: int = 120) -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "target": np.arange(n) % 2})
+
+
+def test_whole_graph_materializes_with_every_gate_passing(settings: Settings):
+    result = materialize_all(settings)
+    assert result.success
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == 8 and all(e.passed for e in evaluations)
+    for dataset in ("binary", "multi"):
+        manifest = read_manifest(settings.exports_dir / dataset)
+        assert sum(s["rows"] for s in manifest["splits"].values()) == 300
+        X, y = load_data(dataset, split="train", data_dir=settings.data_dir)
+        assert X.dtype == np.float64 and y.dtype == np.int64
+        assert len(X) == manifest["splits"]["train"]["rows"]
+        assert manifest["upstream_data_versions"].keys() == {
+            f"{dataset}/train",
+            f"{dataset}/val",
+            f"{dataset}/test",
+        }
+        assert manifest["config"]["seed"] in (7, 11)
+
+
+def test_union_of_exports_is_exactly_the_generated_data(settings: Settings):
+    from sklearn.datasets import make_classification
+
+    materialize_all(settings)
+    X, y = load_data("binary", data_dir=settings.data_dir)
+    X_seed, y_seed = make_classification(
+        n_samples=300, n_features=6, n_informative=3, n_redundant=1, n_classes=2, random_state=7
+    )
+    np.testing.assert_array_equal(X, X_seed)
+    np.testing.assert_array_equal(y, y_seed)
+
+
+def test_both_backends_produce_identical_exports(tmp_path: Path):
+    frames = {}
+    for storage in (Storage.sqlite, Storage.duckdb):
+        (tmp_path / storage.value).mkdir()
+        settings = make_settings(tmp_path / storage.value, storage)
+        assert materialize_all(settings).success
+        frames[storage] = {s: load_frame("multi", s, settings.data_dir) for s in ("train", "val", "test")}
+    for split in ("train", "val", "test"):
+        pd.testing.assert_frame_equal(
+            data_columns(frames[Storage.sqlite][split]),
+            data_columns(frames[Storage.duckdb][split]),
+            check_exact=True,
+        )
+
+
+def test_rematerializing_replaces_tables_and_exports(settings: Settings):
+    materialize_all(settings)
+    first = load_frame("binary", "test", settings.data_dir)
+    materialize_all(settings)
+    again = load_frame("binary", "test", settings.data_dir)
+    pd.testing.assert_frame_equal(data_columns(first), data_columns(again))
+    assert len(list((settings.exports_dir / "binary").iterdir())) == 4
+
+
+def test_undeclared_class_stops_the_graph_and_keeps_old_exports(tmp_path: Path, storage: Storage):
+    csv = tmp_path / "rows.csv"
+    good_rows().to_csv(csv, index=False)
+    settings = make_settings(tmp_path, storage, file_catalog(csv))
+    assert materialize_all(settings).success
+    before = {p.name: p.read_bytes() for p in (settings.exports_dir / "files").iterdir()}
+
+    bad = good_rows()
+    bad.loc[:9, "target"] = 2  # a third class in a binary dataset
+    bad.to_csv(csv, index=False)
+    result = materialize_all(settings, raise_on_error=False)
+    assert not result.success
+    failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert [e.check_name for e in failed] == ["features_finite_and_declared_classes"]
+    assert "target class(es) [2] not declared" in failed[0].description
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert {"files/raw", "files/features"} <= materialized
+    assert "files/train" not in materialized and "files/export" not in materialized
+    after = {p.name: p.read_bytes() for p in (settings.exports_dir / "files").iterdir()}
+    assert after == before
+
+
+def test_bad_input_fails_with_a_clear_error_and_loses_nothing(tmp_path: Path, storage: Storage):
+    csv = tmp_path / "rows.csv"
+    good_rows().to_csv(csv, index=False)
+    settings = make_settings(tmp_path, storage, file_catalog(csv))
+    assert materialize_all(settings).success
+    before = {p.name: p.read_bytes() for p in (settings.exports_dir / "files").iterdir()}
+
+    good_rows().assign(a=lambda f: f["a"].where(f.index != 5)).to_csv(csv, index=False)
+    result = materialize_all(settings, raise_on_error=False)
+    assert not result.success
+    [reason] = failure_reasons(result)
+    assert "step files__features failed: ValidationError: dataset 'files'" in reason
+    assert "1 row(s) hold NaN" in reason and "on_non_finite: drop" in reason
+    after = {p.name: p.read_bytes() for p in (settings.exports_dir / "files").iterdir()}
+    assert after == before
+
+
+def test_too_small_class_fails_splitting(tmp_path: Path):
+    csv = tmp_path / "rows.csv"
+    rows = good_rows(60)
+    rows["target"] = 0
+    rows.loc[:2, "target"] = 1
+    rows.to_csv(csv, index=False)
+    settings = make_settings(tmp_path, Storage.sqlite, file_catalog(csv))
+    result = materialize_all(settings, raise_on_error=False)
+    assert not result.success
+    [reason] = failure_reasons(result)
+    assert "files__splits failed: SplitError: class(es) with too few rows to stratify" in reason
