@@ -1,25 +1,21 @@
-"""The asset factory: raw -> features -> train/val/test -> export, one graph per catalog entry."""
+"""The asset factory: raw -> features -> train/val/test -> export, one graph per catalog entry.
+
+Assets only wire pure functions together; the checks that guard them live in checks.py.
+"""
 
 import warnings
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from importlib.metadata import version
 
 import dagster as dg
 import pandas as pd
 
-from ml_data_platform.catalog import SPLITS, DatasetSpec, SyntheticSource
-from ml_data_platform.checks import (
-    EXPORT_INTEGRITY,
-    FEATURES_VALID,
-    RAW_SCHEMA,
-    SPLIT_INTEGRITY,
-    gate,
-    to_result,
-)
-from ml_data_platform.lib.export import export_frame, verify_exports, write_exports
+from ml_data_platform.catalog import SPLITS, DatasetSpec
+from ml_data_platform.lib.contract import quality_contract
+from ml_data_platform.lib.export import export_frame, write_exports
 from ml_data_platform.lib.lineage import frame_fingerprint
-from ml_data_platform.lib.quality import check_features, check_raw, check_splits
+from ml_data_platform.lib.profile import profile, profile_markdown
+from ml_data_platform.lib.quality import quality_score
 from ml_data_platform.lib.sources import read_source, stamp_raw
 from ml_data_platform.lib.splitting import stratified_split
 from ml_data_platform.lib.validation import feature_columns, validate_features
@@ -34,11 +30,21 @@ def content_version(frame: pd.DataFrame) -> dg.DataVersion:
     return dg.DataVersion(frame_fingerprint(frame.drop(columns=["ingested_at"], errors="ignore")))
 
 
+def quality_metadata(spec: DatasetSpec, frame: pd.DataFrame, names: list[str]) -> dict:
+    """Profile (for the UI and for the next run's drift check) and DQS, plotted per run."""
+    stats = profile(frame, [*names, spec.target])
+    score, invalid = quality_score(frame, quality_contract(spec, names))
+    return {
+        "dqs": dg.MetadataValue.float(round(score, 4)),
+        "invalid_rows": dg.MetadataValue.int(invalid),
+        "profile": dg.MetadataValue.md(profile_markdown(stats)),
+        "profile_json": dg.MetadataValue.json(stats),
+    }
+
+
 def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
     ds = spec.name
     keys = {stage: dg.AssetKey([ds, stage]) for stage in ("raw", "features", *SPLITS, "export")}
-    declared_features = spec.feature_columns
-    expected_rows = spec.source.n_samples if isinstance(spec.source, SyntheticSource) else None
 
     @dg.asset(
         key=keys["raw"],
@@ -46,18 +52,17 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         kinds={"pandas"},
         description=f"{spec.description} Rows as they came from the {spec.source.type} source, "
         "plus sample_index and ingested_at; never edited afterwards.".strip(),
-        check_specs=[gate(RAW_SCHEMA, keys["raw"])],
     )
-    def raw(context: dg.AssetExecutionContext) -> Iterator:
+    def raw(context: dg.AssetExecutionContext) -> dg.Output:
         frame = stamp_raw(read_source(spec), datetime.now(UTC))
-        yield dg.Output(
+        return dg.Output(
             frame,
             data_version=content_version(frame),
-            metadata={"source": dg.MetadataValue.json(spec.source.model_dump(mode="json"))},
+            metadata={
+                "source": dg.MetadataValue.json(spec.source.model_dump(mode="json")),
+                **quality_metadata(spec, frame, feature_columns(spec, list(frame.columns))),
+            },
         )
-        required = [*(declared_features or []), spec.target]
-        outcome = check_raw(frame, required, expected_rows, spec.min_rows)
-        yield to_result(RAW_SCHEMA, keys["raw"], outcome)
 
     @dg.asset(
         key=keys["features"],
@@ -66,18 +71,18 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         ins={"raw": dg.AssetIn(key=keys["raw"])},
         description="Validated features: float64 features in a stable order, int64 target, "
         f"duplicates {spec.on_duplicates.value}, non-finite rows {spec.on_non_finite.value}.",
-        check_specs=[gate(FEATURES_VALID, keys["features"])],
     )
-    def features(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> Iterator:
+    def features(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> dg.Output:
         table, report = validate_features(spec, raw)
-        yield dg.Output(
+        names = feature_columns(spec, list(raw.columns))
+        return dg.Output(
             table,
             data_version=content_version(table),
-            metadata={k: dg.MetadataValue.int(v) for k, v in report.as_dict().items()},
+            metadata={
+                **{k: dg.MetadataValue.int(v) for k, v in report.as_dict().items()},
+                **quality_metadata(spec, table, names),
+            },
         )
-        names = feature_columns(spec, list(raw.columns))
-        outcome = check_features(table, names, spec.target, spec.declared_classes())
-        yield to_result(FEATURES_VALID, keys["features"], outcome)
 
     @dg.multi_asset(
         outs={
@@ -91,10 +96,9 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
             for name in SPLITS
         },
         ins={"features": dg.AssetIn(key=keys["features"])},
-        check_specs=[gate(SPLIT_INTEGRITY, keys["train"])],
         name=f"{ds}__splits",
     )
-    def splits(context: dg.AssetExecutionContext, features: pd.DataFrame) -> Iterator:
+    def splits(context: dg.AssetExecutionContext, features: pd.DataFrame):
         parts = stratified_split(features, spec.target, spec.split.as_dict(), spec.seed)
         for name, frame in parts.items():
             counts = frame[spec.target].value_counts().sort_index()
@@ -104,8 +108,6 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
                 data_version=content_version(frame),
                 metadata={"class_counts": dg.MetadataValue.json({str(k): int(v) for k, v in counts.items()})},
             )
-        outcome = check_splits(parts, features, spec.target, spec.split.as_dict())
-        yield to_result(SPLIT_INTEGRITY, keys["train"], outcome)
 
     @dg.asset(
         key=keys["export"],
@@ -114,7 +116,6 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         ins={name: dg.AssetIn(key=keys[name]) for name in SPLITS},
         description="Parquet (zstd) per split plus manifest.json with row counts, schema, sha256 "
         "and lineage; every file is written to a temp name and renamed.",
-        check_specs=[gate(EXPORT_INTEGRITY, keys["export"])],
     )
     def export(
         context: dg.AssetExecutionContext,
@@ -122,7 +123,7 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         train: pd.DataFrame,
         val: pd.DataFrame,
         test: pd.DataFrame,
-    ) -> Iterator:
+    ) -> dg.MaterializeResult:
         inputs = {"train": train, "val": val, "test": test}
         names = [c for c in train.columns if c not in ("sample_index", spec.target, "ingested_at")]
         out_dir = exports.dataset_dir(ds)
@@ -139,13 +140,12 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         }
         frames = {n: export_frame(f, names, spec.target) for n, f in inputs.items()}
         manifest = write_exports(frames, out_dir, exports.root, lineage)
-        yield dg.MaterializeResult(
+        return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(out_dir)),
                 "rows": dg.MetadataValue.json({n: e["rows"] for n, e in manifest["splits"].items()}),
                 "manifest": dg.MetadataValue.json(manifest),
             },
         )
-        yield to_result(EXPORT_INTEGRITY, keys["export"], verify_exports(out_dir))
 
     return [raw, features, splits, export]

@@ -132,6 +132,52 @@ class SplitRatios(_Strict):
         return {name: getattr(self, name) for name in SPLITS}
 
 
+class QualitySpec(_Strict):
+    """Thresholds of the data-quality checks; every check reports them beside what it saw."""
+
+    dqs_threshold: float = Field(
+        95.0, ge=0, le=100, description="Data quality score (valid rows / rows × 100) below this is an ERROR."
+    )
+    max_null_fraction: float = Field(
+        0.05, ge=0, le=1, description="Largest share of nulls/non-finite values a raw column may hold."
+    )
+    feature_bounds: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="Declared [min, max] per feature; a value outside is an ERROR."
+    )
+    learned_bounds_margin: float = Field(
+        4.0, ge=0, description="Learned bounds: previous min/max widened by this many std (WARN)."
+    )
+    class_weights: list[float] | None = Field(
+        None,
+        description="Expected share per class (sorted labels); default: the synthetic weights or balanced.",
+    )
+    class_balance_tolerance: float = Field(
+        0.1, gt=0, le=1, description="Largest |observed - expected| class share before a WARN."
+    )
+    drift_psi_threshold: float = Field(
+        0.2, gt=0, description="Population stability index per feature above this is a WARN."
+    )
+    split_psi_threshold: float = Field(
+        0.25, gt=0, description="Train vs test PSI per feature above this is a WARN."
+    )
+    max_rows: int | None = Field(None, gt=0, description="Upper row-count bound for raw (None: none).")
+
+    @field_validator("feature_bounds")
+    @classmethod
+    def _ordered(cls, value: dict[str, tuple[float, float]]) -> dict[str, tuple[float, float]]:
+        for column, (low, high) in value.items():
+            if not low <= high:
+                raise ValueError(f"feature_bounds[{column!r}]: min {low} is above max {high}")
+        return value
+
+    @field_validator("class_weights")
+    @classmethod
+    def _shares(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and (any(w < 0 for w in value) or not math.isclose(sum(value), 1, abs_tol=1e-6)):
+            raise ValueError("class_weights must be non-negative and sum to 1")
+        return value
+
+
 class Policy(StrEnum):
     drop = "drop"
     fail = "fail"
@@ -161,6 +207,7 @@ class DatasetSpec(_Strict):
     on_non_finite: Policy = Field(
         Policy.fail, description="Rows with NaN/inf in a feature or target: drop them, or fail."
     )
+    quality: QualitySpec = Field(default_factory=QualitySpec, description="Quality-check thresholds.")
 
     @field_validator("name")
     @classmethod
@@ -204,7 +251,30 @@ class DatasetSpec(_Strict):
                 raise ValueError("feature_columns must have n_features names for a synthetic source")
         if self.classes is not None and len(set(self.classes)) < 2:
             raise ValueError("classes must hold at least two distinct labels")
+        declared = self.declared_classes()
+        weights = self.quality.class_weights
+        if weights is not None and declared is not None and len(weights) != len(declared):
+            raise ValueError(f"quality.class_weights has {len(weights)} values for {len(declared)} classes")
+        if self.feature_columns is not None:
+            unknown = sorted(set(self.quality.feature_bounds) - set(self.feature_columns))
+            if unknown:
+                raise ValueError(f"quality.feature_bounds names unknown feature(s) {unknown}")
         return self
+
+    def expected_class_shares(self) -> dict[int, float] | None:
+        """Declared class weights, else the synthetic source's weights, else balanced."""
+        classes = self.declared_classes()
+        if classes is None:
+            return None
+        weights = self.quality.class_weights
+        source = self.source
+        if weights is None and isinstance(source, SyntheticSource) and source.weights is not None:
+            weights = list(source.weights)
+            if len(weights) == len(classes) - 1:
+                weights.append(1 - sum(weights))
+        if weights is None:
+            weights = [1 / len(classes)] * len(classes)
+        return dict(zip(classes, weights, strict=True))
 
     def declared_classes(self) -> list[int] | None:
         if self.classes is not None:

@@ -1,40 +1,214 @@
-"""The gate checks each stage carries, and how a pure `Outcome` becomes a Dagster check result."""
+"""The quality suite: asset checks per dataset, built from the pure functions in lib/.
 
-from __future__ import annotations
+Checks are standalone `@asset_check`s so the same definitions gate materializations and run
+alone (the `checks_only` job, `ml-data-platform check`). In a materialization run they read
+the frame the asset just wrote from the IO manager's in-run memory, not from storage.
+"""
+
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import dagster as dg
+import pandas as pd
 
-from ml_data_platform.lib.quality import Outcome
+from ml_data_platform.catalog import SPLITS, DatasetSpec, SyntheticSource
+from ml_data_platform.lib.contract import features_contract, quality_contract, raw_contract
+from ml_data_platform.lib.export import export_schema, verify_exports
+from ml_data_platform.lib.quality import (
+    WARN,
+    Outcome,
+    check_class_balance,
+    check_completeness,
+    check_contract,
+    check_drift,
+    check_learned_bounds,
+    check_quality_score,
+    check_raw,
+    check_split_distribution,
+    check_splits,
+)
+from ml_data_platform.lib.validation import feature_columns
+from ml_data_platform.resources import ExportStore
 
-RAW_SCHEMA = "raw_schema_and_row_count"
-FEATURES_VALID = "features_finite_and_declared_classes"
-SPLIT_INTEGRITY = "splits_disjoint_complete_stratified"
-EXPORT_INTEGRITY = "exports_match_manifest"
-
-DESCRIPTIONS = {
-    RAW_SCHEMA: "Raw has the declared columns, sample_index 0..n-1 and the expected row count.",
-    FEATURES_VALID: "No nulls or non-finite values; float64 features; int64 target within the "
-    "declared classes.",
-    SPLIT_INTEGRITY: "train/val/test are disjoint by sample_index, their union is exactly the "
-    "features, and every class hits the split ratios within one row.",
-    EXPORT_INTEGRITY: "Every Parquet export exists with the row count and sha256 in manifest.json.",
-}
+PLATFORM_COLUMNS = ("sample_index", "ingested_at", "event_timestamp")
+# Dagster marks its metadata-based check builders beta; we use them as documented.
+warnings.filterwarnings("ignore", message=".*build_(column_schema_change|metadata_bounds)_checks.*")
 
 
-def gate(name: str, asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
-    """A blocking check: when it fails, the step fails and nothing downstream runs."""
-    return dg.AssetCheckSpec(name, asset=asset_key, blocking=True, description=DESCRIPTIONS[name])
-
-
-def to_result(name: str, asset_key: dg.AssetKey, outcome: Outcome) -> dg.AssetCheckResult:
+def to_result(outcome: Outcome, extra: Mapping[str, Any] | None = None) -> dg.AssetCheckResult:
+    severity = dg.AssetCheckSeverity.WARN if outcome.severity == WARN else dg.AssetCheckSeverity.ERROR
     return dg.AssetCheckResult(
-        asset_key=asset_key,
-        check_name=name,
         passed=outcome.passed,
-        severity=dg.AssetCheckSeverity.ERROR,
+        severity=severity,
         description=outcome.summary,
         metadata={
             "observed": dg.MetadataValue.json(outcome.observed),
             "threshold": dg.MetadataValue.json(outcome.threshold),
+            **(extra or {}),
         },
     )
+
+
+def previous_profile(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> dict | None:
+    """The profile stored with the materialization before the one being checked."""
+    records = context.instance.fetch_materializations(key, limit=2).records
+    if len(records) < 2:
+        return None
+    entry = records[1].asset_materialization.metadata.get("profile_json")
+    return entry.value if entry is not None else None
+
+
+def data_features(spec: DatasetSpec, frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns if c != spec.target and c not in PLATFORM_COLUMNS]
+
+
+def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
+    ds = spec.name
+    key = {stage: dg.AssetKey([ds, stage]) for stage in ("raw", "features", *SPLITS, "export")}
+    q = spec.quality
+    expected_rows = spec.source.n_samples if isinstance(spec.source, SyntheticSource) else None
+    ratios = spec.split.as_dict()
+    checks: list[dg.AssetChecksDefinition] = []
+
+    def check(asset: str, name: str, description: str, blocking: bool = True, **kwargs) -> Callable:
+        def register(fn: Callable) -> Callable:
+            checks.append(
+                dg.asset_check(
+                    asset=key[asset], name=name, description=description, blocking=blocking, **kwargs
+                )(fn)
+            )
+            return fn
+
+        return register
+
+    @check(
+        "raw",
+        "raw_schema_and_row_count",
+        "Declared columns present and numeric, sample_index unique 0..n-1, expected row count.",
+    )
+    def raw_schema(raw: pd.DataFrame) -> dg.AssetCheckResult:
+        names = feature_columns(spec, list(raw.columns))
+        contract = check_contract(raw, raw_contract(spec, names))
+        shape = check_raw(raw, [*(spec.feature_columns or []), spec.target], expected_rows, spec.min_rows)
+        return to_result(
+            Outcome(
+                passed=contract.passed and shape.passed,
+                summary=shape.summary if not shape.passed else contract.summary,
+                observed={**shape.observed, **contract.observed},
+                threshold={**shape.threshold, **contract.threshold},
+            )
+        )
+
+    @check("raw", "raw_completeness", "Share of null/non-finite values per column within the limit.")
+    def raw_completeness(raw: pd.DataFrame) -> dg.AssetCheckResult:
+        names = [*feature_columns(spec, list(raw.columns)), spec.target]
+        return to_result(check_completeness(raw, names, q.max_null_fraction))
+
+    @check("raw", "raw_quality_score", "Data quality score of the raw rows (valid rows / rows × 100).")
+    def raw_dqs(raw: pd.DataFrame) -> dg.AssetCheckResult:
+        contract = quality_contract(spec, feature_columns(spec, list(raw.columns)))
+        outcome = check_quality_score(raw, contract, q.dqs_threshold)
+        return to_result(outcome, {"dqs": dg.MetadataValue.float(outcome.observed["dqs"])})
+
+    @check(
+        "features",
+        "features_schema",
+        "Exact columns in order, float64 finite features, int64 target in the declared classes, "
+        "unique sample_index, declared feature bounds.",
+    )
+    def features_schema(features: pd.DataFrame) -> dg.AssetCheckResult:
+        return to_result(check_contract(features, features_contract(spec, data_features(spec, features))))
+
+    @check("features", "features_quality_score", "Data quality score of the validated features.")
+    def features_dqs(features: pd.DataFrame) -> dg.AssetCheckResult:
+        contract = quality_contract(spec, data_features(spec, features))
+        outcome = check_quality_score(features, contract, q.dqs_threshold)
+        return to_result(outcome, {"dqs": dg.MetadataValue.float(outcome.observed["dqs"])})
+
+    @check(
+        "features",
+        "features_class_balance",
+        "Class shares vs the declared weights (WARN); a class too small to stratify (ERROR).",
+    )
+    def class_balance(features: pd.DataFrame) -> dg.AssetCheckResult:
+        return to_result(
+            check_class_balance(
+                features, spec.target, spec.expected_class_shares(), q.class_balance_tolerance, ratios
+            )
+        )
+
+    @check(
+        "features",
+        "features_drift",
+        "Per-feature PSI against the previous materialization's stored profile (WARN).",
+        blocking=False,
+    )
+    def drift(context: dg.AssetCheckExecutionContext, features: pd.DataFrame) -> dg.AssetCheckResult:
+        previous = previous_profile(context, key["features"])
+        return to_result(
+            check_drift(features, data_features(spec, features), previous, q.drift_psi_threshold)
+        )
+
+    @check(
+        "features",
+        "features_learned_bounds",
+        "Values within the previous materialization's range widened by a margin (WARN).",
+        blocking=False,
+    )
+    def learned_bounds(context: dg.AssetCheckExecutionContext, features: pd.DataFrame) -> dg.AssetCheckResult:
+        previous = previous_profile(context, key["features"])
+        return to_result(
+            check_learned_bounds(features, data_features(spec, features), previous, q.learned_bounds_margin)
+        )
+
+    split_ins = {n: dg.AssetIn(key=key[n]) for n in SPLITS if n != "train"}
+
+    @check(
+        "train",
+        "splits_disjoint_complete_stratified",
+        "No sample_index in two splits, the union is exactly the features, every class within "
+        "one row of its split ratio.",
+        additional_ins={**split_ins, "features": dg.AssetIn(key=key["features"])},
+    )
+    def split_integrity(
+        train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, features: pd.DataFrame
+    ) -> dg.AssetCheckResult:
+        parts = {"train": train, "val": val, "test": test}
+        return to_result(check_splits(parts, features, spec.target, ratios))
+
+    @check(
+        "train",
+        "train_test_distribution",
+        "Train and test feature distributions not wildly apart (PSI per feature, WARN).",
+        blocking=False,
+        additional_ins={"test": dg.AssetIn(key=key["test"])},
+    )
+    def split_distribution(train: pd.DataFrame, test: pd.DataFrame) -> dg.AssetCheckResult:
+        return to_result(
+            check_split_distribution(train, test, data_features(spec, train), q.split_psi_threshold)
+        )
+
+    @check(
+        "export",
+        "exports_match_manifest",
+        "Every Parquet file exists with the manifest's row count and sha256, and its schema "
+        "matches the feature table.",
+        additional_ins={"features": dg.AssetIn(key=key["features"])},
+    )
+    def export_integrity(exports: ExportStore, features: pd.DataFrame) -> dg.AssetCheckResult:
+        schema = export_schema(data_features(spec, features), spec.target)
+        return to_result(verify_exports(exports.dataset_dir(ds), schema))
+
+    checks += dg.build_column_schema_change_checks(
+        assets=[key["raw"], key["features"], *(key[n] for n in SPLITS)],
+        severity=dg.AssetCheckSeverity.WARN,
+    )
+    checks += dg.build_metadata_bounds_checks(
+        assets=[key["raw"]],
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata_key="dagster/row_count",
+        min_value=spec.min_rows,
+        max_value=q.max_rows,
+    )
+    return checks

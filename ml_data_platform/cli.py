@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections import defaultdict
@@ -11,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 
 from ml_data_platform.catalog import CatalogError
-from ml_data_platform.definitions import ALL_DATASETS_JOB, build_definitions
+from ml_data_platform.definitions import ALL_DATASETS_JOB, build_definitions, checks_job_name
 from ml_data_platform.lib.export import ExportError, read_manifest
 from ml_data_platform.settings import STORAGE_ENV, Settings, SettingsError, Storage
 
@@ -101,6 +102,92 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _compact(value: object, width: int) -> str:
+    text = json.dumps(value, separators=(",", ":"), default=str) if not isinstance(value, str) else value
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def check_rows(result: dg.ExecuteInProcessResult, planned: list[dg.AssetCheckKey]) -> list[dict[str, str]]:
+    """One row per planned check; a check that raised instead of evaluating is an ERROR row."""
+    evaluations = {
+        dg.AssetCheckKey(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()
+    }
+    errors = failure_reasons(result)
+    rows = []
+    for key in sorted(planned, key=lambda k: (k.asset_key.to_user_string(), k.name)):
+        evaluation = evaluations.get(key)
+        if evaluation is None:
+            reason = next((r for r in errors if key.name in r), errors[0] if errors else "did not run")
+            rows.append(
+                {
+                    "asset": key.asset_key.to_user_string(),
+                    "check": key.name,
+                    "severity": "ERROR",
+                    "result": "ERRORED",
+                    "observed": reason,
+                    "threshold": "",
+                }
+            )
+            continue
+        threshold = evaluation.metadata.get("threshold")
+        rows.append(
+            {
+                "asset": key.asset_key.to_user_string(),
+                "check": key.name,
+                "severity": evaluation.severity.value,
+                "result": "passed" if evaluation.passed else "FAILED",
+                "observed": evaluation.description or "",
+                "threshold": _compact(threshold.value, 60) if threshold is not None else "",
+            }
+        )
+    return rows
+
+
+def render_table(rows: list[dict[str, str]]) -> str:
+    headers = ["asset", "check", "severity", "result", "observed", "threshold"]
+    cells = [[_compact(r[h], 90) for h in headers] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
+
+
+def check(args: argparse.Namespace) -> int:
+    """Run only the asset checks against what is stored; the exit code gates CI."""
+    if args.storage:
+        os.environ[STORAGE_ENV] = args.storage
+    settings = Settings.from_env()
+    defs = build_definitions(settings)
+    graph = defs.resolve_asset_graph()
+    datasets = sorted({key.path[0] for key in graph.get_all_asset_keys()})
+    wanted = sorted(set(args.dataset)) if args.dataset else datasets
+    unknown = sorted(set(wanted) - set(datasets))
+    if unknown:
+        raise CatalogError(f"unknown dataset(s) {unknown}; the catalog has {datasets}")
+    rows = []
+    level = "DEBUG" if args.verbose else "CRITICAL"
+    with _instance() as instance:
+        for name in wanted:
+            result = defs.resolve_job_def(checks_job_name(name)).execute_in_process(
+                instance=instance,
+                raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": level}}}},
+            )
+            planned = [k for k in graph.asset_check_keys if k.asset_key.path[0] == name]
+            rows += check_rows(result, planned)
+    print(f"storage: {settings.storage.value} ({settings.database_path})")
+    print(render_table(rows))
+    errors = [r for r in rows if r["result"] != "passed" and r["severity"] == "ERROR"]
+    warnings_ = [r for r in rows if r["result"] != "passed" and r["severity"] == "WARN"]
+    print(
+        f"\n{len(rows) - len(errors) - len(warnings_)} passed, {len(errors)} failed (ERROR), "
+        f"{len(warnings_)} warned (WARN)"
+    )
+    if errors or (args.strict and warnings_):
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ml-data-platform", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -111,6 +198,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     run_parser.add_argument("--verbose", action="store_true", help="show Dagster's step log")
     run_parser.set_defaults(handler=run)
+    check_parser = commands.add_parser(
+        "check", help="run only the asset checks on stored data; exit 1 on any ERROR failure"
+    )
+    check_parser.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
+    check_parser.add_argument(
+        "--storage", choices=[s.value for s in Storage], help=f"override {STORAGE_ENV} for this run"
+    )
+    check_parser.add_argument("--strict", action="store_true", help="exit 1 on WARN failures too")
+    check_parser.add_argument("--verbose", action="store_true", help="show Dagster's step log")
+    check_parser.set_defaults(handler=check)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)

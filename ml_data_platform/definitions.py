@@ -6,11 +6,17 @@ import dagster as dg
 
 from ml_data_platform.assets import build_dataset_assets
 from ml_data_platform.catalog import load_catalog
+from ml_data_platform.checks import build_dataset_checks
 from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager, TableIOManager
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.settings import Settings, Storage
 
 ALL_DATASETS_JOB = "all_datasets"
+CHECKS_ONLY_JOB = "checks_only"
+
+
+def checks_job_name(dataset: str) -> str:
+    return f"{dataset}_checks"
 
 
 def table_io_manager(settings: Settings) -> TableIOManager:
@@ -22,23 +28,35 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = load_catalog(settings.catalog_path)
     assets = [a for spec in catalog.datasets for a in build_dataset_assets(spec)]
+    checks = [c for spec in catalog.datasets for c in build_dataset_checks(spec)]
+    asset_keys = [key for a in assets for key in a.keys]
     jobs = [
         dg.define_asset_job(
             ALL_DATASETS_JOB,
             selection=dg.AssetSelection.all(),
             description="Every dataset's graph, raw to export.",
-        )
-    ]
-    jobs += [
+        ),
         dg.define_asset_job(
-            f"{name}_job",
-            selection=dg.AssetSelection.groups(name),
-            description=f"The {name} graph, raw to export.",
-        )
-        for name in catalog.names()
+            CHECKS_ONLY_JOB,
+            selection=dg.AssetSelection.all_asset_checks(),
+            description="Every asset check against what is stored now; materializes nothing.",
+        ),
     ]
+    for name in catalog.names():
+        group = dg.AssetSelection.groups(name)
+        jobs += [
+            dg.define_asset_job(
+                f"{name}_job", selection=group, description=f"The {name} graph, raw to export."
+            ),
+            dg.define_asset_job(
+                checks_job_name(name),
+                selection=dg.AssetSelection.checks_for_assets(*(k for k in asset_keys if k.path[0] == name)),
+                description=f"The {name} checks against what is stored now; materializes nothing.",
+            ),
+        ]
     return dg.Definitions(
         assets=assets,
+        asset_checks=checks,
         jobs=jobs,
         resources={
             "io_manager": table_io_manager(settings),

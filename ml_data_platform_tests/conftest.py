@@ -61,7 +61,7 @@ def make_settings(tmp_path: Path, storage: Storage, catalog: dict | None = None)
 def materialize_all(settings: Settings, **kwargs) -> dg.ExecuteInProcessResult:
     """The whole graph through `dg.materialize`, as a test of the public definitions."""
     defs = build_definitions(settings)
-    return dg.materialize(list(defs.assets), resources=defs.resources, **kwargs)
+    return dg.materialize([*defs.assets, *defs.asset_checks], resources=defs.resources, **kwargs)
 
 
 @pytest.fixture(params=BACKENDS, ids=lambda s: s.value)

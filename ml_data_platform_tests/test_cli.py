@@ -88,8 +88,8 @@ def test_failing_blocking_check_fails_the_command_with_the_reason(tmp_path: Path
     )
     assert done.returncode != 0
     output = done.stdout + done.stderr
-    assert "features_finite_and_declared_classes" in output
-    assert "target class(es) [2] not declared" in output
+    assert "raw_quality_score" in output
+    assert "DQS 67.50 (26 of 80 rows invalid) below 95" in output
     assert not (tmp_path / "data" / "exports" / "files").exists()
 
 
@@ -100,7 +100,7 @@ def test_platform_run_prints_a_summary(tmp_path: Path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("storage: sqlite")
     binary = next(line for line in lines if line.startswith("binary "))
-    assert binary.split()[1:6] == ["210", "45", "45", "4", "passed"]
+    assert binary.split()[1:6] == ["210", "45", "45", "17", "passed"]
     assert str(tmp_path / "data" / "exports" / "binary") in binary
     # The run is recorded in the instance that DAGSTER_HOME names, so the UI shows it.
     assert any((tmp_path / "dagster_home").rglob("runs.db")) or any((tmp_path / "dagster_home").rglob("*.db"))
@@ -110,8 +110,7 @@ def test_platform_run_exits_nonzero_and_names_the_failure(tmp_path: Path):
     env = env_for(tmp_path, bad_class_catalog(tmp_path))
     done = run([str(BIN / "ml-data-platform"), "run"], env)
     assert done.returncode == 1
-    assert "FAILED files/features:features_finite_and_declared_classes" in done.stdout
-    assert "target class(es) [2] not declared" in done.stdout
+    assert "FAILED files/raw:raw_quality_score: DQS 67.50 (26 of 80 rows invalid) below 95" in done.stdout
 
 
 @pytest.mark.parametrize(

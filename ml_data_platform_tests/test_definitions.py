@@ -15,15 +15,30 @@ STAGES = ["export", "features", "raw", "test", "train", "val"]
 EXPECTED_ASSETS = sorted(
     f"{ds}/{stage}" for ds in ("classification_data", "multiclass_data") for stage in STAGES
 )
+# (asset stage, check name, blocking) for every dataset
+CHECKS = [
+    ("export", "exports_match_manifest", True),
+    ("features", "column_schema_change", False),
+    ("features", "features_class_balance", True),
+    ("features", "features_drift", False),
+    ("features", "features_learned_bounds", False),
+    ("features", "features_quality_score", True),
+    ("features", "features_schema", True),
+    ("raw", "column_schema_change", False),
+    ("raw", "dagster_row_count_bounds_check", False),
+    ("raw", "raw_completeness", True),
+    ("raw", "raw_quality_score", True),
+    ("raw", "raw_schema_and_row_count", True),
+    ("test", "column_schema_change", False),
+    ("train", "column_schema_change", False),
+    ("train", "splits_disjoint_complete_stratified", True),
+    ("train", "train_test_distribution", False),
+    ("val", "column_schema_change", False),
+]
 EXPECTED_CHECKS = sorted(
-    f"{ds}/{asset}:{check}"
+    (f"{ds}/{stage}", name, blocking)
     for ds in ("classification_data", "multiclass_data")
-    for asset, check in [
-        ("raw", "raw_schema_and_row_count"),
-        ("features", "features_finite_and_declared_classes"),
-        ("train", "splits_disjoint_complete_stratified"),
-        ("export", "exports_match_manifest"),
-    ]
+    for stage, name, blocking in CHECKS
 )
 
 
@@ -40,9 +55,11 @@ def test_module_defs_load_and_match_the_snapshot(repo_env):
     defs = dg.Definitions.merge(module.defs())  # the @dg.definitions loader the CLI and UI call
     graph = defs.resolve_asset_graph()
     assert sorted(k.to_user_string() for k in graph.get_all_asset_keys()) == EXPECTED_ASSETS
-    checks = sorted(f"{k.asset_key.to_user_string()}:{k.name}" for k in graph.asset_check_keys)
+    checks = sorted(
+        (k.asset_key.to_user_string(), k.name, graph.get_check_spec(k).blocking)
+        for k in graph.asset_check_keys
+    )
     assert checks == EXPECTED_CHECKS
-    assert all(graph.get_check_spec(k).blocking for k in graph.asset_check_keys)
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
     assert groups == {"classification_data", "multiclass_data"}
     assert {j.name for j in defs.resolve_all_job_defs()} >= {

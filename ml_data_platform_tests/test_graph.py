@@ -34,7 +34,8 @@ def test_whole_graph_materializes_with_every_gate_passing(settings: Settings):
     result = materialize_all(settings)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 8 and all(e.passed for e in evaluations)
+    assert len(evaluations) == 2 * 17
+    assert [e.check_name for e in evaluations if not e.passed] == []
     for dataset in ("binary", "multi"):
         manifest = read_manifest(settings.exports_dir / dataset)
         assert sum(s["rows"] for s in manifest["splits"].values()) == 300
@@ -88,7 +89,9 @@ def test_rematerializing_replaces_tables_and_exports(settings: Settings):
 def test_undeclared_class_stops_the_graph_and_keeps_old_exports(tmp_path: Path, storage: Storage):
     csv = tmp_path / "rows.csv"
     good_rows().to_csv(csv, index=False)
-    settings = make_settings(tmp_path, storage, file_catalog(csv))
+    # A lenient raw gate lets the rows reach the features contract, which must stop them.
+    catalog = file_catalog(csv, quality={"dqs_threshold": 50})
+    settings = make_settings(tmp_path, storage, catalog)
     assert materialize_all(settings).success
     before = {p.name: p.read_bytes() for p in (settings.exports_dir / "files").iterdir()}
 
@@ -98,8 +101,8 @@ def test_undeclared_class_stops_the_graph_and_keeps_old_exports(tmp_path: Path, 
     result = materialize_all(settings, raise_on_error=False)
     assert not result.success
     failed = [e for e in result.get_asset_check_evaluations() if not e.passed]
-    assert [e.check_name for e in failed] == ["features_finite_and_declared_classes"]
-    assert "target class(es) [2] not declared" in failed[0].description
+    assert [(e.check_name, e.severity.value) for e in failed] == [("features_schema", "ERROR")]
+    assert "target: in [0, 1] (10 rows)" in failed[0].description
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert {"files/raw", "files/features"} <= materialized
     assert "files/train" not in materialized and "files/export" not in materialized
@@ -124,7 +127,7 @@ def test_bad_input_fails_with_a_clear_error_and_loses_nothing(tmp_path: Path, st
     assert after == before
 
 
-def test_too_small_class_fails_splitting(tmp_path: Path):
+def test_too_small_class_stops_the_graph_before_splitting(tmp_path: Path):
     csv = tmp_path / "rows.csv"
     rows = good_rows(60)
     rows["target"] = 0
@@ -133,5 +136,8 @@ def test_too_small_class_fails_splitting(tmp_path: Path):
     settings = make_settings(tmp_path, Storage.sqlite, file_catalog(csv))
     result = materialize_all(settings, raise_on_error=False)
     assert not result.success
-    [reason] = failure_reasons(result)
-    assert "files__splits failed: SplitError: class(es) with too few rows to stratify" in reason
+    [failed] = [e for e in result.get_asset_check_evaluations() if not e.passed]
+    assert failed.check_name == "features_class_balance" and failed.severity.value == "ERROR"
+    assert "too few rows to stratify (need 7): {1: 3}" in failed.description
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert materialized == {"files/raw", "files/features"}

@@ -6,12 +6,35 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_data_platform.lib.quality import check_features, check_raw, check_splits
+from ml_data_platform.catalog import DatasetSpec
+from ml_data_platform.lib.contract import features_contract, quality_contract
+from ml_data_platform.lib.profile import profile
+from ml_data_platform.lib.quality import (
+    ERROR,
+    WARN,
+    check_class_balance,
+    check_completeness,
+    check_contract,
+    check_drift,
+    check_learned_bounds,
+    check_quality_score,
+    check_raw,
+    check_split_distribution,
+    check_splits,
+)
 from ml_data_platform.lib.sources import stamp_raw
 from ml_data_platform.lib.splitting import stratified_split
 
 RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
 FEATURES = ["a", "b"]
+SPEC = DatasetSpec.model_validate(
+    {
+        "name": "ds",
+        "source": {"type": "file", "path": "x.csv"},
+        "classes": [0, 1],
+        "quality": {"feature_bounds": {"a": [-10, 10]}},
+    }
+)
 
 
 @pytest.fixture
@@ -53,27 +76,95 @@ def test_raw_check_fails_below_min_rows(raw):
     assert not outcome.passed and "fewer than min_rows=10" in outcome.summary
 
 
-def test_features_check_passes(features):
-    outcome = check_features(features, FEATURES, "target", [0, 1])
+def test_features_contract_passes(features):
+    outcome = check_contract(features, features_contract(SPEC, FEATURES))
     assert outcome.passed, outcome.summary
-    assert outcome.observed["classes"] == [0, 1]
+    assert outcome.observed["violations"] == []
 
 
 @pytest.mark.parametrize(
     ("corrupt", "expected"),
     [
-        (lambda f: f.assign(a=f["a"].where(f.index != 3)), "null/non-finite values per column {'a': 1}"),
-        (lambda f: f.assign(b=f["b"].where(f.index > 1, np.inf)), "{'b': 2}"),
-        (lambda f: f.assign(target=f["target"].where(f.index != 0, 2)), "target class(es) [2] not declared"),
-        (lambda f: f.assign(a=f["a"].astype(np.float32)), "wrong dtype(s) {'a': 'float32'}"),
-        (lambda f: f.assign(target=0), "only 1 target class present"),
-        (lambda f: f.drop(columns=["b"]), "missing column(s) ['b']"),
+        (lambda f: f.assign(a=f["a"].where(f.index != 3)), "a: not null (1 rows)"),
+        (lambda f: f.assign(b=f["b"].where(f.index > 1, np.inf)), "b: finite (2 rows)"),
+        (lambda f: f.assign(target=f["target"].where(f.index != 0, 2)), "target: in [0, 1] (1 rows)"),
+        (lambda f: f.assign(a=f["a"].astype(np.float32)), "a: dtype float64 (is float32) (100 rows)"),
+        (
+            lambda f: f.assign(sample_index=f["sample_index"].where(f.index != 1, 0)),
+            "sample_index: unique (2 rows)",
+        ),
+        (lambda f: f.drop(columns=["b"]), "b: present (100 rows)"),
+        (lambda f: f.assign(extra=1.0), "extra: not declared (100 rows)"),
+        (lambda f: f[["sample_index", "b", "a", "target", "ingested_at"]], "(table): column order"),
+        (lambda f: f.assign(a=f["a"].where(f.index != 7, 99.0)), "a: within [-10, 10] (1 rows)"),
     ],
 )
-def test_features_check_fails_on_corruption(features, corrupt, expected):
-    outcome = check_features(corrupt(features), FEATURES, "target", [0, 1])
+def test_features_contract_names_column_rule_and_rows(features, corrupt, expected):
+    outcome = check_contract(corrupt(features), features_contract(SPEC, FEATURES))
     assert not outcome.passed
     assert expected in outcome.summary
+
+
+def test_completeness_reports_share_per_column(raw):
+    assert check_completeness(raw, [*FEATURES, "target"], 0.05).passed
+    holed = raw.assign(a=raw["a"].where(raw.index >= 10))
+    outcome = check_completeness(holed, [*FEATURES, "target"], 0.05)
+    assert not outcome.passed
+    assert "a: 10.0% null/non-finite (limit 5.0%)" in outcome.summary
+    assert outcome.observed["null_share"] == {"a": 0.1}
+
+
+def test_quality_score_counts_valid_rows(raw):
+    contract = quality_contract(SPEC, FEATURES)
+    assert check_quality_score(raw, contract, 95).observed["dqs"] == 100.0
+    broken = raw.assign(a=raw["a"].where(raw.index >= 3), target=raw["target"].where(raw.index != 50, 7))
+    outcome = check_quality_score(broken, contract, 95)
+    assert outcome.observed == {"dqs": 96.0, "invalid_rows": 4, "rows": 100}
+    assert outcome.passed
+    failing = check_quality_score(broken, contract, 97)
+    assert not failing.passed and "DQS 96.00 (4 of 100 rows invalid) below 97" in failing.summary
+
+
+def test_class_balance_passes_warns_and_errors(features):
+    ok = check_class_balance(features, "target", {0: 0.5, 1: 0.5}, 0.1, RATIOS)
+    assert ok.passed
+    skewed = check_class_balance(features, "target", {0: 0.8, 1: 0.2}, 0.1, RATIOS)
+    assert not skewed.passed and skewed.severity == WARN
+    assert "off the declared weights" in skewed.summary
+    tiny = features.assign(target=np.where(features.index < 3, 1, 0))
+    error = check_class_balance(tiny, "target", {0: 0.5, 1: 0.5}, 0.1, RATIOS)
+    assert not error.passed and error.severity == ERROR
+    assert "too few rows to stratify (need 7): {1: 3}" in error.summary
+
+
+def test_drift_first_run_passes_with_a_note(features):
+    outcome = check_drift(features, FEATURES, None, 0.2)
+    assert outcome.passed and "first materialization" in outcome.summary
+
+
+def test_drift_flags_shifted_features_by_name(features):
+    previous = profile(features, FEATURES)
+    assert check_drift(features, FEATURES, previous, 0.2).passed
+    shifted = features.assign(b=features["b"] + 3.0)
+    outcome = check_drift(shifted, FEATURES, previous, 0.2)
+    assert not outcome.passed and outcome.severity == WARN
+    assert outcome.observed["worst"] == ["b"] and "b (PSI" in outcome.summary
+
+
+def test_learned_bounds_flag_values_far_outside_history(features):
+    previous = profile(features, FEATURES)
+    assert check_learned_bounds(features, FEATURES, previous, 4.0).passed
+    outlier = features.assign(a=features["a"].where(features.index != 0, 1e6))
+    outcome = check_learned_bounds(outlier, FEATURES, previous, 4.0)
+    assert not outcome.passed and outcome.observed["rows_outside"] == {"a": 1}
+
+
+def test_split_distribution_warns_when_train_and_test_differ(features):
+    parts = stratified_split(features, "target", RATIOS, seed=0)
+    assert check_split_distribution(parts["train"], parts["test"], FEATURES, 0.25).passed
+    apart = parts["test"].assign(a=parts["test"]["a"] + 5)
+    outcome = check_split_distribution(parts["train"], apart, FEATURES, 0.25)
+    assert not outcome.passed and "a (PSI" in outcome.summary
 
 
 def test_splits_check_passes_on_real_split(features):

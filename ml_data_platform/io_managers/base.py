@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import threading
 from abc import abstractmethod
+from collections import OrderedDict
 
 import dagster as dg
 import pandas as pd
@@ -45,10 +47,58 @@ def table_metadata(frame: pd.DataFrame, table_name: str) -> dict[str, object]:
     }
 
 
+class RecentWrites:
+    """Frames this process wrote during a run, so the run's own readers skip the database.
+
+    A hit needs the same database, table and run id: a later run (e.g. checks only) or a
+    write by another process is always read from storage. Frames are handed out as they
+    were written, so readers must not mutate them (the platform's code never does).
+    """
+
+    def __init__(self) -> None:
+        self._frames: OrderedDict[tuple[str, str], tuple[str, pd.DataFrame, int]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, database: str, table: str, run_id: str, frame: pd.DataFrame, limit: int) -> None:
+        size = int(frame.memory_usage(index=True, deep=False).sum())
+        with self._lock:
+            self._frames.pop((database, table), None)
+            if size > limit:
+                return
+            self._frames[(database, table)] = (run_id, frame, size)
+            while sum(entry[2] for entry in self._frames.values()) > limit:
+                self._frames.popitem(last=False)
+
+    def get(self, database: str, table: str, run_id: str) -> pd.DataFrame | None:
+        with self._lock:
+            entry = self._frames.get((database, table))
+            if entry is None or entry[0] != run_id:
+                return None
+            self._frames.move_to_end((database, table))
+            return entry[1]
+
+    def forget(self, database: str, table: str) -> None:
+        with self._lock:
+            self._frames.pop((database, table), None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._frames.clear()
+
+
+RECENT_WRITES = RecentWrites()
+
+
 class TableIOManager(dg.ConfigurableIOManager):
     """Stores each asset's DataFrame as one table; a new materialization replaces the old one."""
 
     database: str = Field(description="Path of the database file; its folder is created on demand.")
+    memory_cache_mb: int = Field(
+        1024,
+        ge=0,
+        description="Frames written in this run that later steps of the same run read from memory "
+        "instead of the database (0 turns it off).",
+    )
 
     @abstractmethod
     def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
@@ -67,11 +117,17 @@ class TableIOManager(dg.ConfigurableIOManager):
         table_name = table_name_for(context.asset_key)
         for name in obj.columns:  # fail on an unstorable column before touching the old table
             logical_type(str(name), obj[name])
+        RECENT_WRITES.forget(self.database, table_name)
         self.write_table(table_name, obj)
+        RECENT_WRITES.put(self.database, table_name, context.run_id, obj, self.memory_cache_mb << 20)
         context.add_output_metadata(table_metadata(obj, table_name))
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         table_name = table_name_for(context.asset_key)
+        upstream = context.upstream_output
+        cached = upstream and RECENT_WRITES.get(self.database, table_name, upstream.run_id)
+        if cached is not None:
+            return cached
         try:
             return self.read_table(table_name)
         except TableNotFoundError:

@@ -115,8 +115,20 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
         raise ExportError(f"export manifest {path} is not valid JSON: {error}") from None
 
 
-def verify_exports(out_dir: Path) -> Outcome:
-    """Every file the manifest names exists with the recorded row count and sha256."""
+def export_schema(feature_names: list[str], target: str) -> list[dict[str, str]]:
+    """The Parquet schema an export must have, derived from the feature table's columns."""
+    stamp = "timestamp[ns, tz=UTC]"
+    return [
+        {"name": "sample_index", "type": "int64"},
+        *({"name": n, "type": "double"} for n in feature_names),
+        {"name": target, "type": "int64"},
+        {"name": "event_timestamp", "type": stamp},
+        {"name": "ingested_at", "type": stamp},
+    ]
+
+
+def verify_exports(out_dir: Path, expected_schema: list[dict[str, str]] | None = None) -> Outcome:
+    """Every file the manifest names exists with the recorded row count, sha256 and schema."""
     try:
         manifest = read_manifest(out_dir)
     except ExportError as error:
@@ -135,6 +147,15 @@ def verify_exports(out_dir: Path) -> Outcome:
             rows = None
             problems.append(f"{name}: {path.name} is not readable Parquet ({error})")
         observed[name] = {"rows": rows, "sha256": digest}
+        if rows is not None and expected_schema is not None:
+            actual = [{"name": f.name, "type": str(f.type)} for f in pq.read_schema(path)]
+            if actual != expected_schema:
+                wrong = [a for a in actual if a not in expected_schema]
+                lost = [e["name"] for e in expected_schema if e not in actual]
+                problems.append(
+                    f"{name}: Parquet schema differs from the feature table "
+                    f"(unexpected {wrong}, missing {lost})"
+                )
         if rows is not None and rows != entry["rows"]:
             problems.append(f"{name}: {rows} rows, manifest says {entry['rows']}")
         if digest != entry["sha256"]:

@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml_data_platform.lib.splitting import allocate
+from ml_data_platform.lib.contract import Contract, evaluate, invalid_rows
+from ml_data_platform.lib.profile import psi, psi_against_profile
+from ml_data_platform.lib.splitting import allocate, min_rows_per_class
+
+ERROR = "ERROR"
+WARN = "WARN"
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,7 @@ class Outcome:
     summary: str
     observed: dict[str, Any] = field(default_factory=dict)
     threshold: dict[str, Any] = field(default_factory=dict)
+    severity: str = ERROR  # how bad a failure is: ERROR blocks, WARN is for a human to look at
 
 
 def _join(problems: list[str], ok: str) -> str:
@@ -56,44 +62,206 @@ def check_raw(
     )
 
 
-def check_features(
-    features: pd.DataFrame, feature_names: list[str], target: str, classes: list[int] | None
-) -> Outcome:
-    """No nulls or non-finite values, float64 features, int64 target within the declared classes."""
-    problems = []
-    missing = [c for c in [*feature_names, target] if c not in features]
-    if missing:
-        return Outcome(False, f"missing column(s) {missing}", {"columns": list(features.columns)})
-    wrong_types = {c: str(features[c].dtype) for c in feature_names if features[c].dtype != np.float64}
-    if features[target].dtype != np.int64:
-        wrong_types[target] = str(features[target].dtype)
-    if wrong_types:
-        problems.append(f"wrong dtype(s) {wrong_types} (features float64, target int64)")
-    values = features[feature_names].to_numpy(dtype=np.float64, na_value=np.nan)
-    bad_per_column = (~np.isfinite(values)).sum(axis=0)
-    non_finite = {c: int(n) for c, n in zip(feature_names, bad_per_column, strict=True) if n}
-    target_nulls = int(features[target].isna().sum())
-    if target_nulls:
-        non_finite[target] = target_nulls
-    if non_finite:
-        problems.append(f"null/non-finite values per column {non_finite}")
-    observed_classes = sorted(int(v) for v in pd.unique(features[target].dropna()))
-    unexpected: list[int] = []
-    if classes is not None:
-        unexpected = [c for c in observed_classes if c not in classes]
-        if unexpected:
-            counts = features[target].value_counts()
-            problems.append(
-                f"target class(es) {unexpected} not declared (rows: "
-                f"{ {c: int(counts[c]) for c in unexpected} }); declared {classes}"
-            )
-    if len(observed_classes) < 2:
-        problems.append(f"only {len(observed_classes)} target class present; need at least 2")
+def check_contract(frame: pd.DataFrame, contract: Contract) -> Outcome:
+    """Declared columns, dtypes and row rules; each violation names column, rule and rows."""
+    violations = evaluate(frame, contract)
     return Outcome(
-        passed=not problems,
-        summary=_join(problems, f"{len(features)} rows, all finite, classes {observed_classes}"),
-        observed={"rows": len(features), "non_finite": non_finite, "classes": observed_classes},
-        threshold={"non_finite": 0, "classes": classes},
+        passed=not violations,
+        summary="; ".join(map(str, violations[:8])) + (" ..." if len(violations) > 8 else "")
+        if violations
+        else f"{len(frame)} rows meet the {contract.stage} contract",
+        observed={
+            "rows": len(frame),
+            "violations": [{"column": v.column, "rule": v.rule, "rows": v.rows} for v in violations],
+        },
+        threshold={"violations": 0, "columns": [c.name for c in contract.columns]},
+    )
+
+
+def check_completeness(frame: pd.DataFrame, columns: list[str], max_null_fraction: float) -> Outcome:
+    """Share of null or non-finite values per column, against the catalog's limit."""
+    shares = {}
+    for name in columns:
+        if name not in frame:
+            shares[name] = 1.0
+            continue
+        series = frame[name]
+        if pd.api.types.is_numeric_dtype(series) and series.dtype != bool:
+            bad = ~np.isfinite(series.to_numpy(dtype=np.float64, na_value=np.nan))
+        else:
+            bad = series.isna().to_numpy()
+        shares[name] = float(bad.mean()) if len(series) else 0.0
+    worst = sorted(((v, k) for k, v in shares.items() if v > max_null_fraction), reverse=True)
+    return Outcome(
+        passed=not worst,
+        summary=", ".join(f"{k}: {v:.1%} null/non-finite" for v, k in worst[:5])
+        + f" (limit {max_null_fraction:.1%})"
+        if worst
+        else f"every column within {max_null_fraction:.1%} nulls",
+        observed={"null_share": {k: round(v, 6) for k, v in shares.items() if v}},
+        threshold={"max_null_fraction": max_null_fraction},
+    )
+
+
+def quality_score(frame: pd.DataFrame, contract: Contract) -> tuple[float, int]:
+    """DQS = valid rows / rows × 100, a row being valid when it breaks no row rule."""
+    if not len(frame):
+        return 0.0, 0
+    bad = int(invalid_rows(frame, contract).sum())
+    return 100.0 * (len(frame) - bad) / len(frame), bad
+
+
+def check_quality_score(frame: pd.DataFrame, contract: Contract, threshold: float) -> Outcome:
+    score, bad = quality_score(frame, contract)
+    passed = score >= threshold
+    return Outcome(
+        passed=passed,
+        summary=f"DQS {score:.2f} ({bad} of {len(frame)} rows invalid) "
+        f"{'>=' if passed else 'below'} {threshold:g}",
+        observed={"dqs": round(score, 4), "invalid_rows": bad, "rows": len(frame)},
+        threshold={"dqs": threshold},
+    )
+
+
+def check_class_balance(
+    frame: pd.DataFrame,
+    target: str,
+    expected: dict[int, float] | None,
+    tolerance: float,
+    ratios: Mapping[str, float],
+) -> Outcome:
+    """ERROR when a class cannot be stratified; WARN when a share strays from the declared one."""
+    counts = frame[target].value_counts().sort_index()
+    total = int(counts.sum())
+    shares = {int(k): float(v) / total for k, v in counts.items()} if total else {}
+    needed = min_rows_per_class(ratios)
+    too_few = {int(k): int(v) for k, v in counts.items() if v < needed}
+    if expected is not None:
+        too_few.update({c: 0 for c in expected if c not in shares})
+    observed = {
+        "class_counts": {int(k): int(v) for k, v in counts.items()},
+        "class_shares": {k: round(v, 4) for k, v in shares.items()},
+    }
+    threshold = {"expected_shares": expected, "tolerance": tolerance, "min_rows_per_class": needed}
+    if too_few:
+        return Outcome(
+            False,
+            f"class(es) with too few rows to stratify (need {needed}): {too_few}",
+            observed,
+            threshold,
+            ERROR,
+        )
+    off = {
+        c: round(shares.get(c, 0.0) - e, 4)
+        for c, e in (expected or {}).items()
+        if abs(shares.get(c, 0.0) - e) > tolerance
+    }
+    observed["max_share_gap"] = round(
+        max((abs(shares.get(c, 0.0) - e) for c, e in (expected or {}).items()), default=0.0), 4
+    )
+    if off:
+        return Outcome(
+            False,
+            f"class share(s) off the declared weights by more than {tolerance:.0%}: {off}",
+            observed,
+            threshold,
+            WARN,
+        )
+    return Outcome(
+        True, f"class shares {observed['class_shares']} within {tolerance:.0%}", observed, threshold, WARN
+    )
+
+
+def _previous_note(previous: Mapping[str, Any] | None) -> str | None:
+    if not previous:
+        return "first materialization: no previous profile to compare with"
+    return None
+
+
+def check_learned_bounds(
+    frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, margin: float
+) -> Outcome:
+    """Values outside the previous materialization's range widened by `margin` std (WARN)."""
+    note = _previous_note(previous)
+    if note:
+        return Outcome(True, note, severity=WARN)
+    outside: dict[str, int] = {}
+    bounds: dict[str, list[float]] = {}
+    for name in features:
+        ref = previous.get(name, {})
+        if "min" not in ref:
+            continue
+        low, high = ref["min"] - margin * ref["std"], ref["max"] + margin * ref["std"]
+        bounds[name] = [round(low, 6), round(high, 6)]
+        values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        count = int(((values < low) | (values > high)).sum())
+        if count:
+            outside[name] = count
+    return Outcome(
+        passed=not outside,
+        summary=f"values outside learned bounds: {outside}"
+        if outside
+        else "every value within the learned bounds",
+        observed={"rows_outside": outside},
+        threshold={"bounds": bounds, "margin_std": margin},
+        severity=WARN,
+    )
+
+
+def check_drift(
+    frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, threshold: float
+) -> Outcome:
+    """Per-feature PSI against the previous materialization's stored profile (WARN)."""
+    note = _previous_note(previous)
+    if note:
+        return Outcome(True, note, severity=WARN, threshold={"psi": threshold})
+    scores = {}
+    for name in features:
+        if name in previous:
+            value = psi_against_profile(
+                frame[name].to_numpy(dtype=np.float64, na_value=np.nan), previous[name]
+            )
+            if value is not None:
+                scores[name] = round(value, 4)
+    worst = sorted(((v, k) for k, v in scores.items() if v > threshold), reverse=True)
+    return Outcome(
+        passed=not worst,
+        summary="drifted: " + ", ".join(f"{k} (PSI {v:.3f})" for v, k in worst[:5])
+        if worst
+        else f"max PSI {max(scores.values(), default=0.0):.3f} <= {threshold:g}",
+        observed={
+            "psi": scores,
+            "max_psi": max(scores.values(), default=0.0),
+            "worst": [k for _, k in worst[:5]],
+        },
+        threshold={"psi": threshold},
+        severity=WARN,
+    )
+
+
+def check_split_distribution(
+    train: pd.DataFrame, test: pd.DataFrame, features: list[str], threshold: float
+) -> Outcome:
+    """Train vs test PSI per feature on train's quantile bins: wildly apart splits are a WARN."""
+    scores = {}
+    for name in features:
+        a = train[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        b = test[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+        if a.size and b.size:
+            bins = int(min(10, max(2, min(a.size, b.size) // 10)))  # ~10 rows per bin at least
+            edges = np.quantile(a, np.linspace(0, 1, bins + 1))
+            if len(np.unique(edges)) >= 3:
+                scores[name] = round(psi(a, b, edges), 4)
+    worst = sorted(((v, k) for k, v in scores.items() if v > threshold), reverse=True)
+    return Outcome(
+        passed=not worst,
+        summary="train/test apart on: " + ", ".join(f"{k} (PSI {v:.3f})" for v, k in worst[:5])
+        if worst
+        else f"max train/test PSI {max(scores.values(), default=0.0):.3f} <= {threshold:g}",
+        observed={"psi": scores, "max_psi": max(scores.values(), default=0.0)},
+        threshold={"psi": threshold},
+        severity=WARN,
     )
 
 

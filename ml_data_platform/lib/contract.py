@@ -1,0 +1,155 @@
+"""Declarative table contracts: one rule set per stage, evaluated the same on any backend.
+
+Why not pandera: these contracts are derived from the catalog at run time, must report
+(column, rule, rows) for the UI and CI table, and feed the data quality score row by row;
+a few typed rules do that directly, without another dependency's error model to translate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ml_data_platform.catalog import DatasetSpec
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: str  # "float64", "int64", "datetime64[ns, UTC]", or "numeric" (any number type)
+    nullable: bool = True
+    finite: bool = False
+    unique: bool = False
+    isin: tuple[int, ...] | None = None
+    bounds: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Contract:
+    stage: str
+    columns: tuple[Column, ...]
+    exact_columns: bool  # no other columns, and in this order
+
+
+@dataclass(frozen=True)
+class Violation:
+    column: str
+    rule: str
+    rows: int
+
+    def __str__(self) -> str:
+        return f"{self.column}: {self.rule} ({self.rows} rows)"
+
+
+def _dtype_ok(series: pd.Series, dtype: str) -> bool:
+    if dtype == "numeric":
+        return pd.api.types.is_numeric_dtype(series) and series.dtype != bool
+    return str(series.dtype) == dtype
+
+
+def _row_failures(series: pd.Series, column: Column) -> dict[str, np.ndarray]:
+    """Boolean masks of the rows breaking each row-level rule of `column`."""
+    failures: dict[str, np.ndarray] = {}
+    values = series.to_numpy()
+    numeric = pd.api.types.is_numeric_dtype(series) and series.dtype != bool
+    missing = series.isna().to_numpy()
+    if not column.nullable:
+        failures["not null"] = missing
+    if column.finite and numeric:
+        as_float = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        failures["finite"] = ~np.isfinite(as_float) & ~missing
+    if column.isin is not None:
+        failures[f"in {list(column.isin)}"] = ~series.isin(column.isin).to_numpy() & ~missing
+    if column.bounds is not None and numeric:
+        low, high = column.bounds
+        as_float = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            failures[f"within [{low:g}, {high:g}]"] = (as_float < low) | (as_float > high)
+    if column.unique:
+        failures["unique"] = pd.Series(values).duplicated(keep=False).to_numpy()
+    return failures
+
+
+def evaluate(frame: pd.DataFrame, contract: Contract) -> list[Violation]:
+    """Every broken rule with the column it is about and how many rows break it."""
+    found: list[Violation] = []
+    names = [c.name for c in contract.columns]
+    missing = [n for n in names if n not in frame.columns]
+    found += [Violation(n, "present", len(frame)) for n in missing]
+    if contract.exact_columns:
+        extra = [c for c in frame.columns if c not in names]
+        found += [Violation(str(c), "not declared", len(frame)) for c in extra]
+        if not missing and not extra and list(frame.columns) != names:
+            found.append(Violation("(table)", f"column order {names}", len(frame)))
+    for column in contract.columns:
+        if column.name not in frame.columns:
+            continue
+        series = frame[column.name]
+        if not _dtype_ok(series, column.dtype):
+            found.append(Violation(column.name, f"dtype {column.dtype} (is {series.dtype})", len(frame)))
+        for rule, mask in _row_failures(series, column).items():
+            if mask.any():
+                found.append(Violation(column.name, rule, int(mask.sum())))
+    return found
+
+
+def invalid_rows(frame: pd.DataFrame, contract: Contract) -> np.ndarray:
+    """Rows breaking any row-level rule (the complement of the quality score's valid rows)."""
+    bad = np.zeros(len(frame), dtype=bool)
+    for column in contract.columns:
+        if column.name in frame.columns:
+            for mask in _row_failures(frame[column.name], column).values():
+                bad |= mask
+        else:
+            bad[:] = True
+    return bad
+
+
+def features_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
+    classes = spec.declared_classes()
+    bounds = spec.quality.feature_bounds
+    return Contract(
+        stage="features",
+        columns=(
+            Column("sample_index", "int64", nullable=False, unique=True),
+            *(Column(n, "float64", nullable=False, finite=True, bounds=bounds.get(n)) for n in feature_names),
+            Column(spec.target, "int64", nullable=False, isin=tuple(classes) if classes else None),
+            Column("ingested_at", "datetime64[ns, UTC]", nullable=False),
+        ),
+        exact_columns=True,
+    )
+
+
+def quality_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
+    """What makes a row valid at any stage: the features rules, on any numeric dtype."""
+    strict = features_contract(spec, feature_names)
+    relaxed = tuple(
+        Column(
+            c.name,
+            "numeric" if c.dtype in ("float64", "int64") else c.dtype,
+            c.nullable,
+            c.finite,
+            c.unique,
+            c.isin,
+            c.bounds,
+        )
+        for c in strict.columns
+    )
+    return Contract(stage="quality", columns=relaxed, exact_columns=False)
+
+
+def raw_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
+    """Raw is as it arrived: declared columns present and numeric; nulls are judged elsewhere."""
+    return Contract(
+        stage="raw",
+        columns=(
+            Column("sample_index", "int64", nullable=False, unique=True),
+            *(Column(n, "numeric") for n in feature_names),
+            Column(spec.target, "numeric"),
+            Column("ingested_at", "datetime64[ns, UTC]", nullable=False),
+        ),
+        exact_columns=False,
+    )
