@@ -108,7 +108,7 @@ def _compact(value: object, width: int) -> str:
 
 
 def check_rows(result: dg.ExecuteInProcessResult, planned: list[dg.AssetCheckKey]) -> list[dict[str, str]]:
-    """One row per planned check; a check that raised instead of evaluating is an ERROR row."""
+    """One row per planned check; one that raised, or was blocked by a failed gate, is an ERROR."""
     evaluations = {
         dg.AssetCheckKey(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()
     }
@@ -117,14 +117,15 @@ def check_rows(result: dg.ExecuteInProcessResult, planned: list[dg.AssetCheckKey
     for key in sorted(planned, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         evaluation = evaluations.get(key)
         if evaluation is None:
-            reason = next((r for r in errors if key.name in r), errors[0] if errors else "did not run")
+            step = f"{'__'.join(key.asset_key.path)}_{key.name}"
+            own = next((r for r in errors if f"step {step} failed" in r), None)
             rows.append(
                 {
                     "asset": key.asset_key.to_user_string(),
                     "check": key.name,
                     "severity": "ERROR",
-                    "result": "ERRORED",
-                    "observed": reason,
+                    "result": "ERRORED" if own else "NOT RUN",
+                    "observed": own or "not run: a blocking check it depends on failed",
                     "threshold": "",
                 }
             )
@@ -177,13 +178,15 @@ def check(args: argparse.Namespace) -> int:
             rows += check_rows(result, planned)
     print(f"storage: {settings.storage.value} ({settings.database_path})")
     print(render_table(rows))
-    errors = [r for r in rows if r["result"] != "passed" and r["severity"] == "ERROR"]
-    warnings_ = [r for r in rows if r["result"] != "passed" and r["severity"] == "WARN"]
+    failed = [r for r in rows if r["result"] in ("FAILED", "ERRORED") and r["severity"] == "ERROR"]
+    warned = [r for r in rows if r["result"] == "FAILED" and r["severity"] == "WARN"]
+    not_run = [r for r in rows if r["result"] == "NOT RUN"]
+    passed = len(rows) - len(failed) - len(warned) - len(not_run)
     print(
-        f"\n{len(rows) - len(errors) - len(warnings_)} passed, {len(errors)} failed (ERROR), "
-        f"{len(warnings_)} warned (WARN)"
+        f"\n{passed} passed, {len(failed)} failed (ERROR), {len(warned)} warned (WARN), "
+        f"{len(not_run)} not run"
     )
-    if errors or (args.strict and warnings_):
+    if failed or not_run or (args.strict and warned):
         return 1
     return 0
 

@@ -126,3 +126,38 @@ def test_platform_run_reports_bad_settings(tmp_path: Path, extra, expected):
     done = run([str(BIN / "ml-data-platform"), "run"], env)
     assert done.returncode == 2
     assert expected in done.stderr
+
+
+def test_check_command_exit_codes_for_pass_warn_and_error(tmp_path: Path):
+    import sqlite3
+
+    catalog = small_catalog()
+    env = env_for(tmp_path, catalog)
+    assert run([str(BIN / "ml-data-platform"), "run", "--dataset", "binary"], env).returncode == 0
+    check = [str(BIN / "ml-data-platform"), "check", "--dataset", "binary"]
+
+    passed = run(check, env)
+    assert passed.returncode == 0, passed.stdout + passed.stderr[-2000:]
+    header = passed.stdout.splitlines()[1].split()
+    assert header == ["asset", "check", "severity", "result", "observed", "threshold"]
+    assert "17 passed, 0 failed (ERROR), 0 warned (WARN), 0 not run" in passed.stdout
+
+    catalog["datasets"][0]["quality"] = {"class_weights": [0.9, 0.1]}
+    write_catalog(tmp_path, catalog)
+    warned = run(check, env)
+    assert warned.returncode == 0
+    assert "16 passed, 0 failed (ERROR), 1 warned (WARN), 0 not run" in warned.stdout
+    row = next(line for line in warned.stdout.splitlines() if "features_class_balance" in line)
+    assert row.split()[2:4] == ["WARN", "FAILED"]
+    assert run([*check, "--strict"], env).returncode == 1
+
+    with sqlite3.connect(tmp_path / "data" / "warehouse.sqlite") as connection:
+        connection.execute('UPDATE "binary__features" SET feature_2 = NULL WHERE sample_index < 2')
+    failed = run(check, env)
+    assert failed.returncode == 1
+    rows = {line.split()[1]: line for line in failed.stdout.splitlines()[3:] if line.startswith("binary/")}
+    assert rows["features_schema"].split()[2:4] == ["ERROR", "FAILED"]
+    assert "feature_2: not null (2 rows)" in rows["features_schema"]
+    # checks that read the rejected features wait behind the failed gate, and say so
+    assert rows["exports_match_manifest"].split()[2:5] == ["ERROR", "NOT", "RUN"]
+    assert "13 passed, 1 failed (ERROR), 1 warned (WARN), 2 not run" in failed.stdout

@@ -159,3 +159,31 @@ def test_missing_table_says_what_to_materialize(tmp_path: Path, storage: Storage
 def test_unsafe_asset_keys_never_become_table_names(path):
     with pytest.raises(ValueError, match="not a safe table-name identifier"):
         table_name_for(dg.AssetKey(path))
+
+
+def test_same_run_readers_get_the_written_frame_without_a_read(tmp_path: Path, storage: Storage, monkeypatch):
+    manager = io_manager(tmp_path, storage)
+    reads = []
+    original = type(manager).read_table
+    monkeypatch.setattr(
+        type(manager), "read_table", lambda self, name: reads.append(name) or original(self, name)
+    )
+    _, loaded = materialize(manager, frame(20))
+    assert reads == []
+    pd.testing.assert_frame_equal(loaded, frame(20))
+    # a later run (here: a plain input context with no upstream run) reads from storage
+    manager.load_input(dg.build_input_context(asset_key=dg.AssetKey(["ds", "stage"])))
+    assert reads == ["ds__stage"]
+
+
+def test_cache_can_be_turned_off(tmp_path: Path, storage: Storage, monkeypatch):
+    manager = type(io_manager(tmp_path, storage))(
+        database=str(tmp_path / f"warehouse.{storage.value}"), memory_cache_mb=0
+    )
+    reads = []
+    original = type(manager).read_table
+    monkeypatch.setattr(
+        type(manager), "read_table", lambda self, name: reads.append(name) or original(self, name)
+    )
+    materialize(manager, frame(20))
+    assert reads == ["ds__stage"]

@@ -1,0 +1,181 @@
+"""The quality suite in real runs: checks-only on stored data, drift across runs, bad data."""
+
+import sqlite3
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import numpy as np
+import pandas as pd
+import pytest
+
+from ml_data_platform.definitions import CHECKS_ONLY_JOB, build_definitions, checks_job_name
+from ml_data_platform.settings import Settings, Storage
+from ml_data_platform_tests.conftest import make_settings, materialize_all
+
+
+@pytest.fixture
+def instance():
+    """One instance for the materialization and the checks-only run, as in real use."""
+    with dg.DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral
+
+
+def run_checks(
+    settings: Settings, instance: dg.DagsterInstance, job: str = CHECKS_ONLY_JOB
+) -> dict[str, dg.AssetCheckEvaluation]:
+    job_def = build_definitions(settings).resolve_job_def(job)
+    result = job_def.execute_in_process(instance=instance, raise_on_error=False)
+    return {f"{e.asset_key.to_user_string()}:{e.check_name}": e for e in result.get_asset_check_evaluations()}
+
+
+def execute_sql(settings: Settings, sql: str) -> None:
+    if settings.storage is Storage.sqlite:
+        with sqlite3.connect(settings.database_path) as connection:
+            connection.execute(sql)
+    else:
+        with duckdb.connect(str(settings.database_path)) as connection:
+            connection.execute(sql)
+
+
+def rows(n: int = 200, shift: float = 0.0, seed: int = 5) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {"a": rng.normal(size=n) + shift, "b": rng.normal(size=n), "target": np.arange(n) % 2}
+    )
+
+
+def file_settings(tmp_path: Path, storage: Storage, frame: pd.DataFrame, **extra) -> Settings:
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    catalog = {
+        "datasets": [
+            {
+                "name": "files",
+                "classes": [0, 1],
+                "source": {"type": "file", "path": str(tmp_path / "rows.csv")},
+                **extra,
+            }
+        ]
+    }
+    return make_settings(tmp_path, storage, catalog)
+
+
+def test_checks_only_run_passes_on_good_stored_data(settings: Settings, instance):
+    materialize_all(settings, instance=instance)
+    evaluations = run_checks(settings, instance)
+    assert len(evaluations) == 2 * 17
+    assert [k for k, e in evaluations.items() if not e.passed] == []
+
+
+def test_checks_only_run_reads_what_is_stored_not_memory(settings: Settings, instance):
+    """A value nulled in storage after the run must be caught by the next checks-only run."""
+    materialize_all(settings, instance=instance)
+    execute_sql(settings, 'UPDATE "binary__features" SET feature_0 = NULL WHERE sample_index = 3')
+    evaluations = run_checks(settings, instance, checks_job_name("binary"))
+    failed = {k: e for k, e in evaluations.items() if not e.passed}
+    assert set(failed) == {"binary/features:features_schema"}
+    assert "feature_0: not null (1 rows)" in failed["binary/features:features_schema"].description
+    dqs = evaluations["binary/features:features_quality_score"].metadata["dqs"].value
+    assert dqs == pytest.approx(100 * 299 / 300, abs=1e-4)  # one bad row of 300: above the 95 bar
+
+
+def test_dqs_is_numeric_metadata_on_assets_and_checks(settings: Settings):
+    result = materialize_all(settings)
+    by_key = {e.asset_key.to_user_string(): e for e in result.get_asset_materialization_events()}
+    metadata = by_key["binary/features"].materialization.metadata
+    assert metadata["dqs"].value == 100.0
+    assert "| feature_0 |" in metadata["profile"].value
+    assert set(metadata["profile_json"].value["feature_0"]) >= {
+        "count",
+        "mean",
+        "std",
+        "min",
+        "max",
+        "null_share",
+        "edges",
+    }
+
+
+def test_drift_across_two_materializations_with_shifted_data(tmp_path: Path, storage: Storage, instance):
+    settings = file_settings(tmp_path, storage, rows())
+    first = {
+        e.check_name: e for e in materialize_all(settings, instance=instance).get_asset_check_evaluations()
+    }
+    assert first["features_drift"].passed
+    assert "first materialization" in first["features_drift"].description
+
+    rows(shift=3.0, seed=6).to_csv(tmp_path / "rows.csv", index=False)
+    result = materialize_all(settings, instance=instance)
+    assert result.success  # drift is a WARN: it tells, it does not block
+    second = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    drift = second["features_drift"]
+    assert not drift.passed and drift.severity is dg.AssetCheckSeverity.WARN
+    assert drift.metadata["observed"].value["worst"] == ["a"]
+    assert drift.metadata["threshold"].value == {"psi": 0.2}
+    bounds = second["features_learned_bounds"]
+    assert bounds.passed, bounds.description  # a 3-sigma shift stays within 4 std of the old range
+
+
+def test_same_data_again_shows_no_drift(tmp_path: Path, instance):
+    settings = file_settings(tmp_path, Storage.sqlite, rows())
+    materialize_all(settings, instance=instance)
+    result = materialize_all(settings, instance=instance)
+    second = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert second["features_drift"].passed
+    assert second["features_drift"].metadata["observed"].value["max_psi"] == 0.0
+
+
+def test_class_weights_mismatch_is_a_warning_not_a_block(tmp_path: Path):
+    settings = file_settings(tmp_path, Storage.sqlite, rows(), quality={"class_weights": [0.9, 0.1]})
+    result = materialize_all(settings)
+    assert result.success
+    balance = next(
+        e for e in result.get_asset_check_evaluations() if e.check_name == "features_class_balance"
+    )
+    assert not balance.passed and balance.severity is dg.AssetCheckSeverity.WARN
+
+
+def nulls(frame):
+    return frame.assign(a=frame["a"].where(frame.index % 10 != 0))
+
+
+def third_class(frame):
+    return frame.assign(target=np.where(frame.index < 20, 2, frame["target"]))
+
+
+def duplicated(frame):
+    return pd.concat([frame, frame.iloc[:30]], ignore_index=True)
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (nulls, "raw_completeness"),
+        (third_class, "raw_quality_score"),
+        (duplicated, "repeat an earlier row"),
+    ],
+    ids=["nulls", "third-class", "duplicates"],
+)
+def test_bad_source_stops_the_graph_and_keeps_exports(tmp_path: Path, storage: Storage, corrupt, expected):
+    settings = file_settings(tmp_path, storage, rows(), on_duplicates="fail")
+    assert materialize_all(settings).success
+    export_dir = settings.exports_dir / "files"
+    before = {p.name: p.read_bytes() for p in export_dir.iterdir()}
+
+    corrupt(rows()).to_csv(tmp_path / "rows.csv", index=False)
+    result = materialize_all(settings, raise_on_error=False)
+    assert not result.success
+    failed_checks = [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    errors = [
+        str(
+            e.step_failure_data.error.cause.message
+            if e.step_failure_data.error.cause
+            else e.step_failure_data.error.message
+        )
+        for e in result.all_events
+        if e.is_step_failure
+    ]
+    assert expected in failed_checks or any(expected in m for m in errors)
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert not {"files/train", "files/export"} & materialized
+    assert {p.name: p.read_bytes() for p in export_dir.iterdir()} == before
