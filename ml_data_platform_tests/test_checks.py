@@ -179,3 +179,34 @@ def test_bad_source_stops_the_graph_and_keeps_exports(tmp_path: Path, storage: S
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert not {"files/train", "files/export"} & materialized
     assert {p.name: p.read_bytes() for p in export_dir.iterdir()} == before
+
+
+def test_tampered_export_fails_the_checks_only_run(settings: Settings, instance):
+    materialize_all(settings, instance=instance)
+    with (settings.exports_dir / "multi" / "test.parquet").open("r+b") as handle:
+        handle.seek(100)
+        handle.write(b"\x00\x01\x02")
+    evaluations = run_checks(settings, instance, checks_job_name("multi"))
+    export = evaluations["multi/export:exports_match_manifest"]
+    assert not export.passed and "test: sha256 differs from the manifest" in export.description
+
+
+def test_builtin_schema_change_and_row_bounds_checks_fail_on_both_backends(
+    tmp_path: Path, storage: Storage, instance
+):
+    settings = file_settings(tmp_path, storage, rows(), quality={"max_rows": 210})
+    first = {
+        e.check_name: e
+        for e in materialize_all(settings, instance=instance).get_asset_check_evaluations()
+        if e.asset_key.path[1] == "raw"
+    }
+    assert first["column_schema_change"].passed and first["dagster_row_count_bounds_check"].passed
+
+    rows(n=220).assign(c=1.5).to_csv(tmp_path / "rows.csv", index=False)  # a new column, more rows
+    result = materialize_all(settings, instance=instance, raise_on_error=False)
+    second = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key.path[1] == "raw"}
+    change = second["column_schema_change"]
+    assert not change.passed and change.severity is dg.AssetCheckSeverity.WARN
+    assert "c" in change.description
+    bounds = second["dagster_row_count_bounds_check"]
+    assert not bounds.passed and bounds.severity is dg.AssetCheckSeverity.ERROR
