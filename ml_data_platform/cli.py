@@ -14,6 +14,8 @@ import dagster as dg
 from ml_data_platform.catalog import CatalogError
 from ml_data_platform.definitions import ALL_DATASETS_JOB, build_definitions, checks_job_name
 from ml_data_platform.lib.export import ExportError, read_manifest
+from ml_data_platform.lib.failures import record_failure
+from ml_data_platform.sensors import failure_record
 from ml_data_platform.settings import STORAGE_ENV, Settings, SettingsError, Storage
 
 
@@ -95,6 +97,11 @@ def run(args: argparse.Namespace) -> int:
         )
     print(summarize(settings, result, datasets))
     if not result.success:
+        steps = [e for e in result.all_events if e.is_step_failure]
+        log = record_failure(
+            settings.data_dir, failure_record(result.dagster_run, steps, settings, "run failed")
+        )
+        print(f"(recorded in {log})", file=sys.stderr)
         print("\nRun failed:", file=sys.stderr)
         for reason in failure_reasons(result) or ["see the run in the Dagster UI (make ui)"]:
             print(f"  - {reason}", file=sys.stderr)

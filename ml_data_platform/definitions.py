@@ -9,6 +9,7 @@ from ml_data_platform.catalog import load_catalog
 from ml_data_platform.checks import build_dataset_checks
 from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager, TableIOManager
 from ml_data_platform.resources import ExportStore
+from ml_data_platform.sensors import build_failure_sensor
 from ml_data_platform.settings import Settings, Storage
 
 ALL_DATASETS_JOB = "all_datasets"
@@ -58,6 +59,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=assets,
         asset_checks=checks,
         jobs=jobs,
+        sensors=[build_failure_sensor(settings)],
         resources={
             "io_manager": table_io_manager(settings),
             "exports": ExportStore(data_dir=str(settings.data_dir)),

@@ -29,7 +29,7 @@ def exported_datasets(data_dir: Path) -> list[str]:
     root = data_dir / "exports"
     if not root.is_dir():
         return []
-    return sorted(p.name for p in root.iterdir() if (p / MANIFEST).is_file())
+    return sorted(p.name for p in root.iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file())
 
 
 def _open_export(dataset: str, data_dir: Path | None) -> tuple[Path, dict]:

@@ -21,5 +21,7 @@ class ExportStore(dg.ConfigurableResource):
         return Path(self.data_dir).resolve()
 
     def dataset_dir(self, dataset: str) -> Path:
+        """`<root>/exports/<dataset>`, unresolved: it is the symlink each export swaps."""
         check_safe_name(dataset, "dataset name")
-        return ensure_inside(self.root / "exports" / dataset, self.root)
+        ensure_inside(self.root / "exports", self.root)
+        return self.root / "exports" / dataset

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -88,6 +89,24 @@ def test_failed_write_keeps_the_previous_file_and_leaves_no_temp(exported: Path,
     with pytest.raises(OSError, match="disk full"):
         write_exports(splits(), exported, exported.parent.parent, {"dataset": "ds"})
     assert {p.name: p.read_bytes() for p in exported.iterdir()} == before
+    versions = [p.name for p in exported.parent.iterdir() if p.name.startswith(".ds.v-")]
+    assert len(versions) == 1  # the failed version's folder was removed
+
+
+def test_each_export_is_a_new_version_swapped_in_by_one_rename(exported: Path):
+    first_target = os.readlink(exported)
+    write_exports(splits(), exported, exported.parent.parent, {"dataset": "ds"})
+    assert exported.is_symlink() and os.readlink(exported) != first_target
+    versions = sorted(p.name for p in exported.parent.iterdir() if p.name.startswith(".ds.v-"))
+    assert versions == [os.readlink(exported)]  # the old version is gone once the new one is live
+
+
+def test_a_plain_folder_from_the_older_layout_is_taken_over(tmp_path: Path):
+    legacy = tmp_path / "exports" / "ds"
+    legacy.mkdir(parents=True)
+    (legacy / "train.parquet").write_bytes(b"old")
+    write_exports(splits(), legacy, tmp_path, {"dataset": "ds"})
+    assert legacy.is_symlink() and verify_exports(legacy).passed
 
 
 def test_export_path_outside_data_dir_is_refused(tmp_path: Path):

@@ -21,6 +21,10 @@ class TableNotFoundError(LookupError):
     """The table an input needs was never written."""
 
 
+class EmptyResultError(ValueError):
+    """An asset returned an empty frame where rows are expected."""
+
+
 def table_name_for(asset_key: dg.AssetKey) -> str:
     """`classification_data/raw` -> `classification_data__raw`; refuses anything unsafe for SQL."""
     for part in asset_key.path:
@@ -93,6 +97,11 @@ class TableIOManager(dg.ConfigurableIOManager):
     """Stores each asset's DataFrame as one table; a new materialization replaces the old one."""
 
     database: str = Field(description="Path of the database file; its folder is created on demand.")
+    allow_empty: bool = Field(
+        False,
+        description="Store an empty DataFrame as an empty table. Off: an empty result is an error "
+        "and the previous table is kept.",
+    )
     memory_cache_mb: int = Field(
         1024,
         ge=0,
@@ -115,6 +124,12 @@ class TableIOManager(dg.ConfigurableIOManager):
                 f"{context.asset_key.to_user_string()} returned {type(obj).__name__}"
             )
         table_name = table_name_for(context.asset_key)
+        if obj.empty and not self.allow_empty:
+            raise EmptyResultError(
+                f"asset {context.asset_key.to_user_string()} produced no rows; table {table_name} "
+                "keeps its previous contents. Fix the upstream data, or set allow_empty=True on the "
+                "IO manager to store empty tables on purpose"
+            )
         for name in obj.columns:  # fail on an unstorable column before touching the old table
             logical_type(str(name), obj[name])
         RECENT_WRITES.forget(self.database, table_name)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 import pandas as pd
+from pydantic import Field
 
 from ml_data_platform.io_managers.base import TableIOManager, TableNotFoundError
 from ml_data_platform.io_managers.columns import from_engine, restore
+from ml_data_platform.lib.faults import pause_point
 
 _VIEW = "_ml_platform_incoming"
 
@@ -21,13 +25,34 @@ def _quote(identifier: str) -> str:
 
 class DuckDBTableIOManager(TableIOManager):
     """Why not the stock `DuckDBPandasIOManager`: it deletes then inserts in separate commits (a
-    failed insert leaves an empty table) and inserts by position; this one swaps in one
-    transaction and writes the frame's own columns."""
+    failed insert leaves an empty table), inserts by position, and fails fast when another
+    process holds the file; this one swaps in one transaction, writes the frame's own
+    columns, and waits for the file lock with jittered retries. A commit is durable through
+    DuckDB's WAL, which DuckDB checkpoints into the file on its own."""
+
+    lock_timeout_s: float = Field(
+        120.0,
+        gt=0,
+        description="DuckDB lets one process open the file at a time: how long to keep retrying "
+        "(with jittered backoff) while another process holds it.",
+    )
+
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        deadline = time.monotonic() + self.lock_timeout_s
+        delay = 0.02
+        while True:
+            try:
+                return duckdb.connect(self.database, read_only=read_only)
+            except duckdb.IOException as error:
+                if "lock" not in str(error).lower() or time.monotonic() > deadline:
+                    raise
+            time.sleep(delay * random.uniform(0.5, 1.5))
+            delay = min(delay * 2, 0.5)
 
     @contextmanager
     def _connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        connection = duckdb.connect(self.database, read_only=read_only)
+        connection = self._open(read_only)
         try:
             connection.execute("SET TimeZone = 'UTC'")
             yield connection
@@ -39,6 +64,7 @@ class DuckDBTableIOManager(TableIOManager):
             connection.begin()
             try:
                 self._replace(connection, table_name, frame)
+                pause_point("table_write", table_name)
                 connection.commit()
             except BaseException:
                 connection.rollback()

@@ -6,12 +6,14 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import pandas as pd
 from pydantic import Field
 
 from ml_data_platform.io_managers.base import TableIOManager, TableNotFoundError
 from ml_data_platform.io_managers.columns import TIMESTAMP, from_engine, logical_type, restore
+from ml_data_platform.lib.faults import pause_point
 
 
 def _quote(identifier: str) -> str:
@@ -32,7 +34,12 @@ class SQLiteTableIOManager(TableIOManager):
     """Our own IO manager on the public API: replace-in-a-transaction, exact dtypes on read."""
 
     busy_timeout_ms: int = Field(
-        30_000, description="How long a writer waits for another connection's lock before failing."
+        60_000, description="How long a writer waits for another connection's lock before failing."
+    )
+    synchronous: Literal["FULL", "NORMAL"] = Field(
+        "FULL",
+        description="SQLite synchronous mode under WAL: FULL makes each committed write survive "
+        "power loss; NORMAL may lose the last commits on power loss (never on a process crash).",
     )
 
     @contextmanager
@@ -42,7 +49,7 @@ class SQLiteTableIOManager(TableIOManager):
         try:
             connection.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
+            connection.execute(f"PRAGMA synchronous = {self.synchronous}")
             yield connection
         finally:
             connection.close()
@@ -52,6 +59,7 @@ class SQLiteTableIOManager(TableIOManager):
             connection.execute("BEGIN IMMEDIATE")
             try:
                 self._replace(connection, table_name, frame)
+                pause_point("table_write", table_name)
                 connection.execute("COMMIT")
             except BaseException:
                 connection.execute("ROLLBACK")

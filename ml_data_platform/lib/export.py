@@ -1,11 +1,15 @@
-"""Parquet exports per split plus a manifest, written so a crash never leaves a half file."""
+"""Parquet exports per split plus a manifest, swapped in as one version so a crash never
+leaves a half-written or mixed set."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
-import tempfile
-from collections.abc import Mapping
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ml_data_platform.lib.faults import pause_point
 from ml_data_platform.lib.lineage import file_sha256
 from ml_data_platform.lib.quality import Outcome
 
@@ -50,20 +55,36 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _atomic_write(target: Path, write) -> None:
-    """Write through `write(tmp_path)` to a temp file beside `target`, fsync, rename over it."""
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        write(tmp)
-        with tmp.open("rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; exports are meant to be shared
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+def _write_synced(path: Path, write) -> None:
+    write(path)
+    with path.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    os.chmod(path, 0o644)
+
+
+@contextmanager
+def _dataset_lock(link: Path) -> Iterator[None]:
+    """One export writer per dataset across processes (released by the OS if the writer dies)."""
+    with (link.parent / f".{link.name}.lock").open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _versions(link: Path) -> list[Path]:
+    return [p for p in link.parent.glob(f".{link.name}.v-*") if p.is_dir() and not p.is_symlink()]
+
+
+def _swap_link(link: Path, version: Path) -> None:
+    """Point `link` at `version` with one rename, so readers see the old set or the new one."""
+    staged = link.parent / f".{link.name}.link-{uuid.uuid4().hex[:8]}"
+    os.symlink(version.name, staged)
+    if link.exists() and not link.is_symlink():  # a plain folder from an older layout
+        os.rename(link, link.parent / f".{link.name}.v-legacy-{uuid.uuid4().hex[:8]}")
+    os.replace(staged, link)
+    _fsync_dir(link.parent)
 
 
 def write_exports(
@@ -72,19 +93,41 @@ def write_exports(
     data_dir: Path,
     lineage: Mapping[str, Any],
 ) -> dict[str, Any]:
-    """Write `<split>.parquet` (zstd) for every split, then `manifest.json` last.
+    """Write `<split>.parquet` (zstd) for every split and `manifest.json` as one new version.
 
-    Returns the manifest. Readers trust the files the manifest names by checksum, so a
-    crash between renames is detectable rather than silently mixed.
+    The files go into a fresh hidden folder beside `out_dir`; `out_dir` is a symlink that is
+    swapped to it in one rename, then older versions are removed. A crash at any point leaves
+    `out_dir` showing the complete old set or the complete new one. Returns the manifest.
     """
-    out_dir = ensure_inside(out_dir, data_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    link = Path(os.path.abspath(out_dir))
+    ensure_inside(link.parent, data_dir)
+    link.parent.mkdir(parents=True, exist_ok=True)
+    with _dataset_lock(link):
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        version = link.parent / f".{link.name}.v-{stamp}-{uuid.uuid4().hex[:8]}"
+        version.mkdir()
+        try:
+            manifest = _write_version(splits, version, lineage)
+            pause_point("export_swap", link.name)
+            _swap_link(link, version)
+        except BaseException:
+            shutil.rmtree(version, ignore_errors=True)
+            raise
+        for stale in _versions(link):
+            if stale != version:
+                shutil.rmtree(stale, ignore_errors=True)
+    return manifest
+
+
+def _write_version(
+    splits: Mapping[str, pd.DataFrame], version: Path, lineage: Mapping[str, Any]
+) -> dict[str, Any]:
     files: dict[str, Any] = {}
     schema: list[dict[str, str]] | None = None
     for name, frame in splits.items():
         table = pa.Table.from_pandas(frame, preserve_index=False)
-        target = out_dir / f"{name}.parquet"
-        _atomic_write(target, lambda tmp, t=table: pq.write_table(t, tmp, compression=COMPRESSION))
+        target = version / f"{name}.parquet"
+        _write_synced(target, lambda path, t=table: pq.write_table(t, path, compression=COMPRESSION))
         files[name] = {
             "file": target.name,
             "rows": table.num_rows,
@@ -100,8 +143,8 @@ def write_exports(
         "columns": schema or [],
         **lineage,
     }
-    _atomic_write(out_dir / MANIFEST, lambda tmp: tmp.write_text(json.dumps(manifest, indent=2)))
-    _fsync_dir(out_dir)
+    _write_synced(version / MANIFEST, lambda path: path.write_text(json.dumps(manifest, indent=2)))
+    _fsync_dir(version)
     return manifest
 
 
