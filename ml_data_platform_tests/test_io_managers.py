@@ -28,6 +28,14 @@ def frame(n: int, offset: float = 0.0) -> pd.DataFrame:
             "ingested_at": pd.Series(
                 pd.Timestamp("2026-11-22 10:11:12.123456", tz="UTC"), index=range(n)
             ).astype("datetime64[ns, UTC]"),
+            "seen_at": pd.Series(  # distinct values and a missing one
+                [
+                    pd.Timestamp("2026-01-01", tz="UTC") + pd.Timedelta(microseconds=7 * i)
+                    if i % 5
+                    else pd.NaT
+                    for i in range(n)
+                ]
+            ).astype("datetime64[ns, UTC]"),
         }
     )
 
@@ -90,6 +98,7 @@ def test_every_write_records_the_same_metadata_keys(tmp_path: Path, storage: Sto
         "label": "string",
         "target": "int64",
         "ingested_at": "datetime64[ns, UTC]",
+        "seen_at": "datetime64[ns, UTC]",
     }
     preview = metadata["preview"].value.splitlines()
     assert "sample_index" in preview[0] and len(preview) == 2 + 5
@@ -98,7 +107,7 @@ def test_every_write_records_the_same_metadata_keys(tmp_path: Path, storage: Sto
 def test_reordered_columns_are_stored_by_name(tmp_path: Path, storage: Storage):
     manager = io_manager(tmp_path, storage)
     materialize(manager, frame(10))
-    reordered = frame(10)[["x", "sample_index", "target", "tiny", "flag", "label", "ingested_at"]]
+    reordered = frame(10)[["x", "sample_index", "target", "tiny", "flag", "label", "ingested_at", "seen_at"]]
     _, loaded = materialize(manager, reordered)
     pd.testing.assert_frame_equal(loaded, reordered)
 
@@ -127,8 +136,8 @@ def test_failure_inside_the_write_rolls_back(tmp_path: Path, storage: Storage):
     base = type(io_manager(tmp_path, storage))
 
     class CrashAfterReplace(base):
-        def _replace(self, connection, table_name, frame):
-            super()._replace(connection, table_name, frame)
+        def _replace(self, connection, table_name, *args):
+            super()._replace(connection, table_name, *args)
             raise Crash("injected after replace, before commit")
 
     materialize(io_manager(tmp_path, storage), frame(10))
@@ -142,7 +151,7 @@ def test_sqlite_rolls_back_an_engine_error_after_drop(tmp_path: Path):
     """SQLite column names are case-insensitive: CREATE fails after DROP already ran."""
     manager = io_manager(tmp_path, Storage.sqlite)
     materialize(manager, frame(10))
-    with pytest.raises(sqlite3.OperationalError, match="duplicate column name"):
+    with pytest.raises(Exception, match="duplicate column name"):
         manager.write_table("ds__stage", frame(5).assign(X=1.0))
     assert len(raw_rows(Storage.sqlite, manager.database, "ds__stage")) == 10
 
