@@ -53,7 +53,6 @@ def _dtype_ok(series: pd.Series, dtype: str) -> bool:
 def _row_failures(series: pd.Series, column: Column) -> dict[str, np.ndarray]:
     """Boolean masks of the rows breaking each row-level rule of `column`."""
     failures: dict[str, np.ndarray] = {}
-    values = series.to_numpy()
     numeric = pd.api.types.is_numeric_dtype(series) and series.dtype != bool
     missing = series.isna().to_numpy()
     if not column.nullable:
@@ -69,7 +68,7 @@ def _row_failures(series: pd.Series, column: Column) -> dict[str, np.ndarray]:
         with np.errstate(invalid="ignore"):
             failures[f"within [{low:g}, {high:g}]"] = (as_float < low) | (as_float > high)
     if column.unique:
-        failures["unique"] = pd.Series(values).duplicated(keep=False).to_numpy()
+        failures["unique"] = series.duplicated(keep=False).to_numpy()
     return failures
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ml_data_platform.lib.contract import Contract, evaluate, invalid_rows
-from ml_data_platform.lib.profile import psi, psi_against_profile
+from ml_data_platform.lib.profile import psi, psi_against_profile, thin
 from ml_data_platform.lib.splitting import allocate, min_rows_per_class
 
 ERROR = "ERROR"
@@ -250,7 +250,7 @@ def check_split_distribution(
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]
         if a.size and b.size:
             bins = int(min(10, max(2, min(a.size, b.size) // 10)))  # ~10 rows per bin at least
-            edges = np.quantile(a, np.linspace(0, 1, bins + 1))
+            edges = np.quantile(thin(a), np.linspace(0, 1, bins + 1))
             if len(np.unique(edges)) >= 3:
                 scores[name] = round(psi(a, b, edges), 4)
     worst = sorted(((v, k) for k, v in scores.items() if v > threshold), reverse=True)
@@ -274,21 +274,24 @@ def check_splits(
     """Splits are disjoint, their union is exactly `features`, and each class hits the ratios ±1 row."""
     problems = []
     ids = {name: frame["sample_index"].to_numpy() for name, frame in splits.items()}
-    names = list(ids)
-    overlaps = {
-        f"{a}/{b}": int(np.intersect1d(ids[a], ids[b]).size)
-        for i, a in enumerate(names)
-        for b in names[i + 1 :]
-    }
-    overlaps = {pair: n for pair, n in overlaps.items() if n}
-    if overlaps:
+    # Sorting beats hashing for a million integer ids (np.unique hashes in numpy 2).
+    combined = np.sort(np.concatenate(list(ids.values()))) if ids else np.array([], dtype=np.int64)
+    repeated = np.diff(combined) == 0
+    overlaps: dict[str, int] = {}
+    if repeated.any():
+        names = list(ids)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                shared = np.intersect1d(np.sort(ids[a]), np.sort(ids[b]), assume_unique=True).size
+                if shared:
+                    overlaps[f"{a}/{b}"] = int(shared)
         problems.append(f"sample_index in two splits: {overlaps}")
-    covered = np.unique(np.concatenate(list(ids.values()))) if ids else np.array([], dtype=np.int64)
-    expected = np.unique(features["sample_index"].to_numpy())
-    total_rows = sum(len(f) for f in splits.values())
-    missing = np.setdiff1d(expected, covered).size
-    unknown = np.setdiff1d(covered, expected).size
-    if missing or unknown or total_rows != len(features):
+    covered = combined[np.concatenate(([True], ~repeated))] if combined.size else combined
+    expected = np.sort(features["sample_index"].to_numpy())
+    total_rows = int(combined.size)
+    if not np.array_equal(covered, expected) or total_rows != len(features):
+        missing = int(np.count_nonzero(~np.isin(expected, covered, kind="sort")))
+        unknown = int(np.count_nonzero(~np.isin(covered, expected, kind="sort")))
         problems.append(
             f"union of splits != features: {missing} missing, {unknown} unknown, "
             f"{total_rows} split rows vs {len(features)}"

@@ -31,7 +31,7 @@ def feature_columns(spec: DatasetSpec, columns: list[str]) -> list[str]:
     return [c for c in columns if c != spec.target and c not in RESERVED_COLUMNS]
 
 
-def _numeric_features(spec: DatasetSpec, raw: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+def _numeric_features(spec: DatasetSpec, raw: pd.DataFrame, names: list[str]) -> np.ndarray:
     bad = [c for c in names if not pd.api.types.is_numeric_dtype(raw[c]) or raw[c].dtype == bool]
     if bad:
         examples = {c: raw[c].dropna().astype(str).head(2).tolist() for c in bad}
@@ -39,7 +39,7 @@ def _numeric_features(spec: DatasetSpec, raw: pd.DataFrame, names: list[str]) ->
             f"dataset {spec.name!r}: feature column(s) {bad} are not numeric (e.g. {examples}); "
             "fix the source values or leave the columns out via feature_columns"
         )
-    return raw[names].astype(np.float64)
+    return raw[names].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> pd.Series:
@@ -60,6 +60,24 @@ def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> pd.Series:
     return values
 
 
+def duplicated_rows(values: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Rows whose features (2-D `values`) and target equal an earlier row's, exactly.
+
+    Row hashes narrow the search first (DataFrame.duplicated over many float columns is
+    slow); only rows sharing a hash are compared value by value, so a collision cannot drop
+    a distinct row.
+    """
+    hashes = pd.util.hash_array(target)
+    for j in range(values.shape[1]):
+        hashes = hashes * np.uint64(0x100000001B3) ^ pd.util.hash_array(values[:, j])
+    candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
+    result = np.zeros(len(target), dtype=bool)
+    if candidates.any():
+        exact = pd.DataFrame(values[candidates]).assign(_target=target[candidates])
+        result[candidates] = exact.duplicated(keep="first").to_numpy()
+    return result
+
+
 def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
     """Typed features (float64) and target (int64), rows cleaned per the spec's policies.
 
@@ -76,41 +94,37 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
     if not names:
         raise ValidationError(f"dataset {spec.name!r}: no feature columns besides the target")
 
-    features = _numeric_features(spec, raw, names)
-    target = _integer_target(spec, raw)
+    values = _numeric_features(spec, raw, names)  # one float64 copy, rows x features
+    target = _integer_target(spec, raw).to_numpy()
 
-    finite = np.isfinite(features.to_numpy()).all(axis=1) & np.isfinite(target.to_numpy())
+    finite_cells = np.isfinite(values)
+    finite = finite_cells.all(axis=1) & np.isfinite(target)
     bad_rows = int((~finite).sum())
     if bad_rows and spec.on_non_finite is Policy.fail:
-        per_column = {
-            c: int((~np.isfinite(v)).sum())
-            for c, v in [*features.items(), (spec.target, target)]
-            if (~np.isfinite(v)).any()
-        }
+        per_column = {n: int(c) for n, c in zip(names, (~finite_cells).sum(axis=0), strict=True) if c}
+        if not np.isfinite(target).all():
+            per_column[spec.target] = int((~np.isfinite(target)).sum())
         raise ValidationError(
             f"dataset {spec.name!r}: {bad_rows} row(s) hold NaN or ±inf (per column: {per_column}); "
             "fix the source, or set on_non_finite: drop in the catalog to drop those rows"
         )
 
-    table = pd.concat(
-        [raw[["sample_index"]].astype(np.int64), features],
-        axis=1,
-    )
-    table[spec.target] = target
-    table["ingested_at"] = raw["ingested_at"]
-    table = table[finite]
-
-    duplicated = table.duplicated(subset=[*names, spec.target], keep="first").to_numpy()
+    kept = np.flatnonzero(finite)
+    duplicated = duplicated_rows(values[kept], target[kept])
     duplicates = int(duplicated.sum())
+    sample_index = raw["sample_index"].to_numpy(dtype=np.int64)
     if duplicates and spec.on_duplicates is Policy.fail:
-        first = table.loc[duplicated, "sample_index"].head(5).tolist()
+        first = sample_index[kept[duplicated]][:5].tolist()
         raise ValidationError(
             f"dataset {spec.name!r}: {duplicates} row(s) repeat an earlier row's features and "
             f"target (sample_index {first}...); deduplicate the source or set on_duplicates: drop"
         )
-    table = table[~duplicated].copy()
-    table[spec.target] = table[spec.target].astype(np.int64)
-    table = table.reset_index(drop=True)
+    kept = kept[~duplicated]
+
+    table = pd.DataFrame(values[kept], columns=names)  # one block, no consolidation copies
+    table.insert(0, "sample_index", sample_index[kept])
+    table[spec.target] = target[kept].astype(np.int64)
+    table["ingested_at"] = raw["ingested_at"].array.take(kept)  # keeps the UTC dtype
 
     report = CleaningReport(
         rows_in=len(raw),
