@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 # One project-local Dagster instance (dagster.yaml here) for make run, the CLI and the UI.
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install run test ui lint lock clean
+.PHONY: install run test ui lint bench lock clean
 
 install: $(STAMP)
 
@@ -25,6 +25,10 @@ test: $(STAMP)
 
 ui: $(STAMP)
 	$(BIN)/dagster dev -w workspace.yaml
+
+# Side-by-side benchmark (ours / seed-style / floor) -> benchmarks/RESULTS.md; ~15 min.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

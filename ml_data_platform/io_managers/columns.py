@@ -62,8 +62,10 @@ def from_engine(engine_type: str, column: str) -> LogicalType:
 def restore(series: pd.Series, kind: LogicalType) -> pd.Series:
     """Cast a column read from an engine back to the dtype it was written with."""
     if kind is FLOAT:
-        return series.astype(np.float64)
+        return series if series.dtype == np.float64 else series.astype(np.float64)
     if kind is INT:
+        if series.dtype == np.int64:
+            return series
         return series.astype("Int64" if series.isna().any() else np.int64)
     if kind is BOOL:
         return series.astype("boolean" if series.isna().any() else bool)

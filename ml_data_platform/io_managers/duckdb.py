@@ -92,5 +92,8 @@ class DuckDBTableIOManager(TableIOManager):
             frame = connection.sql(f"SELECT * FROM {_quote(table_name)}").arrow().read_all()
         frame = frame.to_pandas()
         for name, engine_type in described:
-            frame[name] = restore(frame[name], from_engine(engine_type, name))
+            column = frame[name]
+            restored = restore(column, from_engine(engine_type, name))
+            if restored is not column:
+                frame[name] = restored
         return frame

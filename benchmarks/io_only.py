@@ -1,0 +1,83 @@
+"""IO managers alone vs the raw engine calls: `python -m benchmarks.io_only ROWS DIR`."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager
+
+
+def frame(rows: int) -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame(rng.normal(size=(rows, 20)), columns=[f"feature_{i}" for i in range(20)])
+    data.insert(0, "sample_index", np.arange(rows, dtype=np.int64))
+    data["target"] = rng.integers(0, 2, rows)
+    return data
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    rows, scratch = int(sys.argv[1]), Path(sys.argv[2])
+    scratch.mkdir(parents=True, exist_ok=True)
+    data = frame(rows)
+    paths = {name: scratch / f"io.{name}" for name in ("sqlite", "duckdb", "arrow", "tosql")}
+    for path in paths.values():
+        path.unlink(missing_ok=True)
+    ours_sqlite = SQLiteTableIOManager(database=str(paths["sqlite"]))
+    ours_duckdb = DuckDBTableIOManager(database=str(paths["duckdb"]))
+
+    def arrow_duckdb() -> None:
+        with duckdb.connect(str(paths["arrow"])) as connection:
+            connection.register("incoming", data)
+            connection.execute("CREATE OR REPLACE TABLE t AS SELECT * FROM incoming")
+            connection.unregister("incoming")
+        with duckdb.connect(str(paths["arrow"])) as connection:
+            connection.sql("SELECT * FROM t").arrow().read_all().to_pandas()
+
+    def to_sql_read_sql() -> None:
+        with sqlite3.connect(paths["tosql"]) as connection:
+            data.to_sql("t", connection, index=False, if_exists="replace")
+            pd.read_sql("SELECT * FROM t", connection)
+
+    candidates = {
+        "ours_sqlite": lambda: (ours_sqlite.write_table("t", data), ours_sqlite.read_table("t")),
+        "ours_duckdb": lambda: (ours_duckdb.write_table("t", data), ours_duckdb.read_table("t")),
+        "arrow_duckdb": arrow_duckdb,
+        "to_sql_read_sql": to_sql_read_sql,
+    }
+    seconds: dict[str, list[float]] = {name: [] for name in candidates}
+    for repeat in range(3):
+        order = list(candidates) if repeat % 2 == 0 else list(reversed(candidates))
+        for name in order:
+            seconds[name].append(timed(candidates[name]))
+    median = {name: statistics.median(values) for name, values in seconds.items()}
+    print(
+        json.dumps(
+            {
+                "rows": rows,
+                "columns": data.shape[1],
+                "table_mb": data.memory_usage(index=False).sum() / 2**20,
+                "seconds": median,
+                "duckdb_ratio": median["ours_duckdb"] / median["arrow_duckdb"],
+                "sqlite_speedup": median["to_sql_read_sql"] / median["ours_sqlite"],
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
