@@ -92,10 +92,13 @@ class FileFormat(StrEnum):
 
 
 class FileSource(_Strict):
-    """A CSV or Parquet file; a relative path is resolved against the catalog's folder."""
+    """A CSV or Parquet file, or a folder of them read together (by name order); a relative
+    path is resolved against the catalog's folder."""
 
     type: Literal["file"] = "file"
-    path: str = Field(description="Path to the file (absolute, or relative to datasets.yaml).")
+    path: str = Field(
+        description="File or folder (absolute, or relative to datasets.yaml); a folder needs format."
+    )
     format: FileFormat | None = Field(
         None, description="csv or parquet; inferred from the file suffix when omitted."
     )
@@ -113,7 +116,15 @@ class FileSource(_Strict):
         return self
 
 
-Source = Annotated[SyntheticSource | FileSource, Field(discriminator="type")]
+class SeedDatabaseSource(_Strict):
+    """A SQLite database in the seed data module's format: `datasets` and `features` tables."""
+
+    type: Literal["seed_sqlite"] = "seed_sqlite"
+    path: str = Field(description="The .db file (absolute, or relative to datasets.yaml).")
+    dataset_name: str = Field(description="Which row of the `datasets` table to read.")
+
+
+Source = Annotated[SyntheticSource | FileSource | SeedDatabaseSource, Field(discriminator="type")]
 
 
 class SplitRatios(_Strict):
@@ -343,7 +354,10 @@ def load_catalog(path: Path) -> Catalog:
     catalog = parse_catalog(raw, str(path))
     resolved = []
     for spec in catalog.datasets:
-        if isinstance(spec.source, FileSource) and not Path(spec.source.path).is_absolute():
+        if (
+            isinstance(spec.source, FileSource | SeedDatabaseSource)
+            and not Path(spec.source.path).is_absolute()
+        ):
             source = spec.source.model_copy(update={"path": str((path.parent / spec.source.path).resolve())})
             spec = spec.model_copy(update={"source": source})
         resolved.append(spec)

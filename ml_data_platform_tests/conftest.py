@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sqlite3
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
+from sklearn.datasets import make_classification
 
 from ml_data_platform.definitions import build_definitions
 from ml_data_platform.settings import Settings, Storage
@@ -50,6 +54,61 @@ def small_catalog(n_samples: int = 300) -> dict:
 def write_catalog(folder: Path, catalog: dict) -> Path:
     path = folder / "datasets.yaml"
     path.write_text(yaml.safe_dump(catalog, sort_keys=False))
+    return path
+
+
+def process_env(tmp_path: Path, catalog: dict, **extra: str) -> dict[str, str]:
+    """Environment for a platform command in a subprocess: its own instance, catalog and data."""
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_PLATFORM_", "DAGSTER_"))}
+    env.update(
+        DAGSTER_HOME=str(home),
+        ML_PLATFORM_CATALOG=str(write_catalog(tmp_path, catalog)),
+        ML_PLATFORM_DATA_DIR=str(tmp_path / "data"),
+        **extra,
+    )
+    return env
+
+
+def seed_database(path: Path) -> Path:
+    """A database built the way the seed's generate_database.py builds it."""
+    connection = sqlite3.connect(path)
+    features = ", ".join(f"feature_{i} REAL" for i in range(20))
+    connection.executescript(f"""
+        CREATE TABLE datasets (dataset_id INTEGER PRIMARY KEY AUTOINCREMENT,
+            dataset_name TEXT UNIQUE NOT NULL, n_samples INTEGER NOT NULL,
+            n_features INTEGER NOT NULL, n_classes INTEGER NOT NULL, description TEXT,
+            created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP);
+        CREATE TABLE features (id INTEGER PRIMARY KEY AUTOINCREMENT, dataset_id INTEGER NOT NULL,
+            sample_index INTEGER NOT NULL, {features}, target INTEGER NOT NULL,
+            FOREIGN KEY (dataset_id) REFERENCES datasets(dataset_id));
+    """)
+    for name, n_classes in (("classification_data", 2), ("multiclass_data", 5)):
+        X, y = make_classification(
+            n_samples=1000,
+            n_features=20,
+            n_informative=10,
+            n_redundant=5,
+            n_classes=n_classes,
+            random_state=42,
+        )
+        cursor = connection.execute(
+            "INSERT INTO datasets (dataset_name, n_samples, n_features, n_classes, description) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (name, 1000, 20, n_classes, "Synthetic"),
+        )
+        dataset_id = cursor.lastrowid
+        rows = [(dataset_id, i, *map(float, X[i]), int(y[i])) for i in range(len(y))][::-1]
+        columns = ", ".join(f"feature_{i}" for i in range(20))
+        connection.executemany(
+            f"INSERT INTO features (dataset_id, sample_index, {columns}, target) "
+            f"VALUES ({', '.join('?' * 23)})",
+            rows,
+        )
+    connection.commit()
+    connection.close()
     return path
 
 

@@ -1,7 +1,5 @@
 """The command lines a user and CI run, in real subprocesses."""
 
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,23 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_data_platform_tests.conftest import REPO, small_catalog, write_catalog
+from ml_data_platform_tests.conftest import REPO, process_env, small_catalog, write_catalog
 
 BIN = Path(sys.executable).parent
-
-
-def env_for(tmp_path: Path, catalog: dict, **extra: str) -> dict[str, str]:
-    home = tmp_path / "dagster_home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_PLATFORM_", "DAGSTER_"))}
-    env.update(
-        DAGSTER_HOME=str(home),
-        ML_PLATFORM_CATALOG=str(write_catalog(tmp_path, catalog)),
-        ML_PLATFORM_DATA_DIR=str(tmp_path / "data"),
-        **extra,
-    )
-    return env
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -49,7 +33,7 @@ def bad_class_catalog(tmp_path: Path) -> dict:
 
 
 def test_dagster_asset_materialize_builds_every_dataset(tmp_path: Path):
-    env = env_for(tmp_path, small_catalog(), ML_PLATFORM_STORAGE="duckdb")
+    env = process_env(tmp_path, small_catalog(), ML_PLATFORM_STORAGE="duckdb")
     done = run(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_data_platform.definitions", "--select", "*"],
         env,
@@ -62,7 +46,7 @@ def test_dagster_asset_materialize_builds_every_dataset(tmp_path: Path):
 
 
 def test_selecting_one_group_builds_only_that_dataset(tmp_path: Path):
-    env = env_for(tmp_path, small_catalog())
+    env = process_env(tmp_path, small_catalog())
     done = run(
         [
             str(BIN / "dagster"),
@@ -81,7 +65,7 @@ def test_selecting_one_group_builds_only_that_dataset(tmp_path: Path):
 
 
 def test_failing_blocking_check_fails_the_command_with_the_reason(tmp_path: Path):
-    env = env_for(tmp_path, bad_class_catalog(tmp_path))
+    env = process_env(tmp_path, bad_class_catalog(tmp_path))
     done = run(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_data_platform.definitions", "--select", "*"],
         env,
@@ -94,7 +78,7 @@ def test_failing_blocking_check_fails_the_command_with_the_reason(tmp_path: Path
 
 
 def test_platform_run_prints_a_summary(tmp_path: Path):
-    env = env_for(tmp_path, small_catalog())
+    env = process_env(tmp_path, small_catalog())
     done = run([str(BIN / "ml-data-platform"), "run"], env)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.splitlines()
@@ -107,7 +91,7 @@ def test_platform_run_prints_a_summary(tmp_path: Path):
 
 
 def test_platform_run_exits_nonzero_and_names_the_failure(tmp_path: Path):
-    env = env_for(tmp_path, bad_class_catalog(tmp_path))
+    env = process_env(tmp_path, bad_class_catalog(tmp_path))
     done = run([str(BIN / "ml-data-platform"), "run"], env)
     assert done.returncode == 1
     assert "FAILED files/raw:raw_quality_score: DQS 67.50 (26 of 80 rows invalid) below 95" in done.stdout
@@ -121,7 +105,7 @@ def test_platform_run_exits_nonzero_and_names_the_failure(tmp_path: Path):
     ],
 )
 def test_platform_run_reports_bad_settings(tmp_path: Path, extra, expected):
-    env = env_for(tmp_path, small_catalog())
+    env = process_env(tmp_path, small_catalog())
     env.update(extra)
     done = run([str(BIN / "ml-data-platform"), "run"], env)
     assert done.returncode == 2
@@ -132,7 +116,7 @@ def test_check_command_exit_codes_for_pass_warn_and_error(tmp_path: Path):
     import sqlite3
 
     catalog = small_catalog()
-    env = env_for(tmp_path, catalog)
+    env = process_env(tmp_path, catalog)
     assert run([str(BIN / "ml-data-platform"), "run", "--dataset", "binary"], env).returncode == 0
     check = [str(BIN / "ml-data-platform"), "check", "--dataset", "binary"]
 

@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from ml_data_platform.lib.export import verify_exports
 from ml_data_platform.lib.failures import read_failures
 from ml_data_platform.sensors import build_failure_sensor
 from ml_data_platform.settings import Settings, Storage
-from ml_data_platform_tests.conftest import REPO, make_settings, materialize_all, write_catalog
+from ml_data_platform_tests.conftest import REPO, make_settings, materialize_all, process_env
 
 BIN = Path(sys.executable).parent
 
@@ -129,10 +128,7 @@ def rows(version: int, n: int = 150) -> pd.DataFrame:
     )
 
 
-def process_env(tmp_path: Path, storage: Storage) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
+def file_env(tmp_path: Path, storage: Storage) -> dict[str, str]:
     catalog = {
         "datasets": [
             {
@@ -142,14 +138,7 @@ def process_env(tmp_path: Path, storage: Storage) -> dict[str, str]:
             }
         ]
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ML_PLATFORM_", "DAGSTER_"))}
-    env.update(
-        DAGSTER_HOME=str(home),
-        ML_PLATFORM_STORAGE=storage.value,
-        ML_PLATFORM_CATALOG=str(write_catalog(tmp_path, catalog)),
-        ML_PLATFORM_DATA_DIR=str(tmp_path / "data"),
-    )
-    return env
+    return process_env(tmp_path, catalog, ML_PLATFORM_STORAGE=storage.value)
 
 
 MATERIALIZE = [
@@ -185,7 +174,7 @@ def snapshot(settings: Settings) -> dict:
 def test_sigkill_mid_write_leaves_the_old_version_and_the_next_run_succeeds(
     tmp_path: Path, storage: Storage, point: str
 ):
-    env = process_env(tmp_path, storage)
+    env = file_env(tmp_path, storage)
     settings = Settings(storage, tmp_path / "data", tmp_path / "datasets.yaml")
     rows(1).to_csv(tmp_path / "rows.csv", index=False)
     first = subprocess.run(MATERIALIZE, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
@@ -228,7 +217,7 @@ def test_sigkill_mid_write_leaves_the_old_version_and_the_next_run_succeeds(
 
 @pytest.mark.parametrize("storage", [Storage.sqlite, Storage.duckdb], ids=["sqlite", "duckdb"])
 def test_four_concurrent_materializations_all_succeed(tmp_path: Path, storage: Storage):
-    env = process_env(tmp_path, storage)
+    env = file_env(tmp_path, storage)
     rows(3).to_csv(tmp_path / "rows.csv", index=False)
     # The first run creates the instance's own SQLite storage; Dagster's schema migration is not
     # safe to race, so concurrency starts from an existing instance (as with a running UI).

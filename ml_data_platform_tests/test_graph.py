@@ -9,7 +9,7 @@ from ml_data_platform import load_data, load_frame
 from ml_data_platform.cli import failure_reasons
 from ml_data_platform.lib.export import read_manifest
 from ml_data_platform.settings import Settings, Storage
-from ml_data_platform_tests.conftest import make_settings, materialize_all
+from ml_data_platform_tests.conftest import make_settings, materialize_all, seed_database
 
 
 def data_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -141,3 +141,29 @@ def test_too_small_class_stops_the_graph_before_splitting(tmp_path: Path):
     assert "too few rows to stratify (need 7): {1: 3}" in failed.description
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert materialized == {"files/raw", "files/features"}
+
+
+def test_seed_format_database_feeds_the_graph(tmp_path: Path, storage: Storage):
+    database = seed_database(tmp_path / "sample_data.db")
+    catalog = {
+        "datasets": [
+            {
+                "name": "from_seed",
+                "source": {
+                    "type": "seed_sqlite",
+                    "path": str(database),
+                    "dataset_name": "classification_data",
+                },
+            }
+        ]
+    }
+    settings = make_settings(tmp_path, storage, catalog)
+    assert materialize_all(settings).success
+    X, y = load_data("from_seed", data_dir=settings.data_dir)
+    from sklearn.datasets import make_classification
+
+    X_seed, y_seed = make_classification(
+        n_samples=1000, n_features=20, n_informative=10, n_redundant=5, n_classes=2, random_state=42
+    )
+    np.testing.assert_array_equal(X, X_seed)
+    np.testing.assert_array_equal(y, y_seed)

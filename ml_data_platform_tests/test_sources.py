@@ -8,6 +8,7 @@ from sklearn.datasets import make_classification
 
 from ml_data_platform.catalog import DatasetSpec
 from ml_data_platform.lib.sources import SourceError, read_source, stamp_raw
+from ml_data_platform_tests.conftest import seed_database
 
 
 def synthetic(**source) -> DatasetSpec:
@@ -97,3 +98,62 @@ def test_source_may_not_bring_platform_columns(tmp_path: Path):
     pd.DataFrame({"sample_index": [1], "a": [1.0], "target": [1]}).to_csv(path, index=False)
     with pytest.raises(SourceError, match="sample_index"):
         read_source(file_spec(path))
+
+
+def seed_spec(path: Path, dataset_name: str = "multiclass_data") -> DatasetSpec:
+    return DatasetSpec.model_validate(
+        {"name": "ds", "source": {"type": "seed_sqlite", "path": str(path), "dataset_name": dataset_name}}
+    )
+
+
+def test_seed_database_source_reads_one_dataset_in_sample_order(tmp_path: Path):
+    frame = read_source(seed_spec(seed_database(tmp_path / "sample_data.db")))
+    X, y = make_classification(
+        n_samples=1000, n_features=20, n_informative=10, n_redundant=5, n_classes=5, random_state=42
+    )
+    assert list(frame.columns) == [*(f"feature_{i}" for i in range(20)), "target"]
+    np.testing.assert_array_equal(frame.iloc[:, :20].to_numpy(), X)
+    np.testing.assert_array_equal(frame["target"].to_numpy(), y)
+
+
+def test_seed_database_unknown_name_lists_the_datasets_it_has(tmp_path: Path):
+    path = seed_database(tmp_path / "sample_data.db")
+    with pytest.raises(
+        SourceError, match=r"no dataset_name 'nope'.*\['classification_data', 'multiclass_data'\]"
+    ):
+        read_source(seed_spec(path, "nope"))
+
+
+def test_database_without_the_seed_schema_is_refused(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE datasets (dataset_id INTEGER, dataset_name TEXT)")
+    with pytest.raises(SourceError, match="not in the seed format"):
+        read_source(seed_spec(path))
+    with pytest.raises(SourceError, match="does not exist"):
+        read_source(seed_spec(tmp_path / "missing.db"))
+    (tmp_path / "junk.db").write_text("not a database at all, just text " * 20)
+    with pytest.raises(SourceError, match="cannot read .*junk.db as SQLite"):
+        read_source(seed_spec(tmp_path / "junk.db"))
+
+
+def test_folder_of_files_is_read_together_in_name_order(tmp_path: Path):
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    pd.DataFrame({"a": [1.0], "target": [0]}).to_csv(folder / "b.csv", index=False)
+    pd.DataFrame({"a": [2.0], "target": [1]}).to_csv(folder / "a.csv", index=False)
+    (folder / "notes.txt").write_text("ignored")
+    spec = DatasetSpec.model_validate(
+        {"name": "ds", "source": {"type": "file", "path": str(folder), "format": "csv"}}
+    )
+    assert read_source(spec)["a"].tolist() == [2.0, 1.0]
+    pd.DataFrame({"z": [3.0], "target": [1]}).to_csv(folder / "c.csv", index=False)
+    with pytest.raises(SourceError, match="c.csv has columns"):
+        read_source(spec)
+    empty = DatasetSpec.model_validate(
+        {"name": "ds", "source": {"type": "file", "path": str(folder), "format": "parquet"}}
+    )
+    with pytest.raises(SourceError, match="holds no .parquet files"):
+        read_source(empty)

@@ -74,3 +74,13 @@ def restore(series: pd.Series, kind: LogicalType) -> pd.Series:
             return series.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
         return pd.to_datetime(series, utc=True, format="ISO8601").astype("datetime64[ns, UTC]")
     return series.astype(object)
+
+
+def restore_frame(frame: pd.DataFrame, engine_types: list[tuple[str, str]]) -> pd.DataFrame:
+    """Restore every column of a frame read from an engine; columns already right are kept."""
+    for name, engine_type in engine_types:
+        column = frame[name]
+        restored = restore(column, from_engine(engine_type, name))
+        if restored is not column:
+            frame[name] = restored
+    return frame

@@ -13,7 +13,7 @@ import pandas as pd
 from pydantic import Field
 
 from ml_data_platform.io_managers.base import TableIOManager, TableNotFoundError
-from ml_data_platform.io_managers.columns import from_engine, restore
+from ml_data_platform.io_managers.columns import restore_frame
 from ml_data_platform.lib.faults import pause_point
 
 _VIEW = "_ml_platform_incoming"
@@ -90,10 +90,4 @@ class DuckDBTableIOManager(TableIOManager):
             if not described:
                 raise TableNotFoundError(table_name)
             frame = connection.sql(f"SELECT * FROM {_quote(table_name)}").arrow().read_all()
-        frame = frame.to_pandas()
-        for name, engine_type in described:
-            column = frame[name]
-            restored = restore(column, from_engine(engine_type, name))
-            if restored is not column:
-                frame[name] = restored
-        return frame
+        return restore_frame(frame.to_pandas(), described)

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from ml_data_platform.io_managers.base import TableIOManager, TableNotFoundError
-from ml_data_platform.io_managers.columns import TIMESTAMP, from_engine, logical_type, restore
+from ml_data_platform.io_managers.columns import TIMESTAMP, logical_type, restore_frame
 from ml_data_platform.lib.faults import pause_point
 
 
@@ -108,10 +108,4 @@ class SQLiteTableIOManager(TableIOManager):
             cursor.execute(f"SELECT * FROM {_quote(table_name)}")
             table = cursor.fetch_arrow_table()
             connection.adbc_connection.rollback()
-        frame = table.to_pandas()
-        for name, engine_type in info:
-            column = frame[name]
-            restored = restore(column, from_engine(engine_type, name))
-            if restored is not column:
-                frame[name] = restored
-        return frame
+        return restore_frame(table.to_pandas(), info)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +11,13 @@ import numpy as np
 import pandas as pd
 from sklearn.datasets import make_classification
 
-from ml_data_platform.catalog import RESERVED_COLUMNS, DatasetSpec, FileFormat, FileSource
+from ml_data_platform.catalog import (
+    RESERVED_COLUMNS,
+    DatasetSpec,
+    FileFormat,
+    FileSource,
+    SeedDatabaseSource,
+)
 
 
 class SourceError(ValueError):
@@ -44,11 +52,37 @@ def generate_synthetic(spec: DatasetSpec) -> pd.DataFrame:
 def read_file(spec: DatasetSpec) -> pd.DataFrame:
     source: FileSource = spec.source
     path = Path(source.path)
+    if path.is_dir():
+        return _read_folder(spec, path)
     if not path.is_file():
         raise SourceError(
             f"dataset {spec.name!r}: source file {path} does not exist; create it or fix "
             f"source.path in the catalog"
         )
+    return _read_one(spec, path)
+
+
+def _read_folder(spec: DatasetSpec, folder: Path) -> pd.DataFrame:
+    suffix = f".{spec.source.format.value}"
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == suffix)
+    if not files:
+        raise SourceError(
+            f"dataset {spec.name!r}: folder {folder} holds no {suffix} files; add some or fix "
+            "source.path / source.format"
+        )
+    frames = [_read_one(spec, f) for f in files]
+    first = list(frames[0].columns)
+    for file, frame in zip(files[1:], frames[1:], strict=True):
+        if list(frame.columns) != first:
+            raise SourceError(
+                f"dataset {spec.name!r}: {file.name} has columns {list(frame.columns)}, but "
+                f"{files[0].name} has {first}; files read together must share their columns"
+            )
+    return pd.concat(frames, ignore_index=True)
+
+
+def _read_one(spec: DatasetSpec, path: Path) -> pd.DataFrame:
+    source: FileSource = spec.source
     if path.stat().st_size == 0:
         raise SourceError(f"dataset {spec.name!r}: source file {path} is empty")
     try:
@@ -63,9 +97,65 @@ def read_file(spec: DatasetSpec) -> pd.DataFrame:
     return frame
 
 
+SEED_TABLES = {
+    "datasets": {"dataset_id", "dataset_name"},
+    "features": {"dataset_id", "sample_index", "target"},
+}
+
+
+def read_seed_database(spec: DatasetSpec) -> pd.DataFrame:
+    """Rows of one dataset from a database in the seed module's schema, in sample_index order."""
+    source: SeedDatabaseSource = spec.source
+    path = Path(source.path)
+    if not path.is_file():
+        raise SourceError(
+            f"dataset {spec.name!r}: seed database {path} does not exist; create it (the seed's "
+            "generate_database.py) or fix source.path"
+        )
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise SourceError(f"dataset {spec.name!r}: cannot open {path}: {error}") from None
+    try:
+        columns = {
+            table: {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            for table in SEED_TABLES
+        }
+        lacking = {t: sorted(need - columns[t]) for t, need in SEED_TABLES.items() if need - columns[t]}
+        features = sorted(
+            (c for c in columns["features"] if re.fullmatch(r"feature_\d+", c)),
+            key=lambda c: int(c.split("_")[1]),
+        )
+        if lacking or not features:
+            raise SourceError(
+                f"dataset {spec.name!r}: {path} is not in the seed format (tables datasets + "
+                f"features with feature_0.. columns); missing: {lacking or 'feature_* columns'}"
+            )
+        found = connection.execute(
+            "SELECT dataset_id FROM datasets WHERE dataset_name = ?", (source.dataset_name,)
+        ).fetchone()
+        if found is None:
+            names = [r[0] for r in connection.execute("SELECT dataset_name FROM datasets ORDER BY 1")]
+            raise SourceError(
+                f"dataset {spec.name!r}: {path} has no dataset_name {source.dataset_name!r}; it has {names}"
+            )
+        quoted = ", ".join(f'"{c}"' for c in features)
+        frame = pd.read_sql_query(
+            f"SELECT {quoted}, target FROM features WHERE dataset_id = ? ORDER BY sample_index",
+            connection,
+            params=(found[0],),
+        )
+    except sqlite3.DatabaseError as error:
+        raise SourceError(f"dataset {spec.name!r}: cannot read {path} as SQLite: {error}") from None
+    finally:
+        connection.close()
+    return frame.rename(columns={"target": spec.target}) if spec.target != "target" else frame
+
+
 def read_source(spec: DatasetSpec) -> pd.DataFrame:
     """The source's rows, unchanged but for column selection when feature_columns is declared."""
-    frame = generate_synthetic(spec) if spec.source.type == "synthetic" else read_file(spec)
+    readers = {"synthetic": generate_synthetic, "file": read_file, "seed_sqlite": read_seed_database}
+    frame = readers[spec.source.type](spec)
     clashing = sorted(RESERVED_COLUMNS & set(frame.columns))
     if clashing:
         raise SourceError(
