@@ -11,9 +11,19 @@ import dagster as dg
 import pandas as pd
 
 from ml_data_platform.catalog import SPLITS, DatasetSpec
+from ml_data_platform.lib.baseline import fit_and_score
 from ml_data_platform.lib.contract import quality_contract
 from ml_data_platform.lib.export import export_frame, write_exports
-from ml_data_platform.lib.lineage import frame_fingerprint
+from ml_data_platform.lib.lineage import file_sha256, frame_fingerprint
+from ml_data_platform.lib.preprocessing import (
+    ARTIFACT,
+    describe,
+    fit_preprocessor,
+    load_artifact,
+    model_ready,
+    save_artifact,
+    transform,
+)
 from ml_data_platform.lib.profile import profile, profile_markdown
 from ml_data_platform.lib.quality import quality_score
 from ml_data_platform.lib.sources import read_source, stamp_raw
@@ -44,7 +54,11 @@ def quality_metadata(spec: DatasetSpec, frame: pd.DataFrame, names: list[str]) -
 
 def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
     ds = spec.name
-    keys = {stage: dg.AssetKey([ds, stage]) for stage in ("raw", "features", *SPLITS, "export")}
+    stages = ("raw", "features", *SPLITS, "preprocessor", "baseline_model", "export")
+    keys = {stage: dg.AssetKey([ds, stage]) for stage in stages}
+
+    def split_features(frame: pd.DataFrame) -> list[str]:
+        return [c for c in frame.columns if c not in ("sample_index", "ingested_at", spec.target)]
 
     @dg.asset(
         key=keys["raw"],
@@ -110,12 +124,65 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
             )
 
     @dg.asset(
+        key=keys["preprocessor"],
+        group_name=ds,
+        kinds={"sklearn"},
+        ins={"train": dg.AssetIn(key=keys["train"])},
+        description="Median imputation and standard scaling fitted on the train split only, "
+        f"saved with joblib to <data_dir>/artifacts/{ds}/{ARTIFACT} for serving.",
+    )
+    def preprocessor(
+        context: dg.AssetExecutionContext, exports: ExportStore, train: pd.DataFrame
+    ) -> dg.MaterializeResult:
+        names = split_features(train)
+        path = exports.artifact_path(ds, ARTIFACT)
+        artifact = save_artifact(fit_preprocessor(train, names), names, path)
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(path)),
+                "sha256": dg.MetadataValue.text(file_sha256(path)),
+                "feature_names": dg.MetadataValue.json(names),
+                "versions": dg.MetadataValue.json(artifact["versions"]),
+                "fitted": dg.MetadataValue.json(describe(artifact["pipeline"], names)),
+            }
+        )
+
+    @dg.asset(
+        key=keys["baseline_model"],
+        group_name=ds,
+        kinds={"sklearn"},
+        ins={name: dg.AssetIn(key=keys[name]) for name in SPLITS},
+        deps=[keys["preprocessor"]],
+        description="Logistic regression on the preprocessed train split, scored on every split: "
+        "is there signal, and does the test split look leaked?",
+    )
+    def baseline_model(
+        context: dg.AssetExecutionContext,
+        exports: ExportStore,
+        train: pd.DataFrame,
+        val: pd.DataFrame,
+        test: pd.DataFrame,
+    ) -> dg.MaterializeResult:
+        artifact = load_artifact(exports.artifact_path(ds, ARTIFACT))
+        parts = {"train": train, "val": val, "test": test}
+        matrices = {n: (transform(artifact, f), f[spec.target].to_numpy()) for n, f in parts.items()}
+        _, scores = fit_and_score(matrices, spec.seed)
+        metadata = {
+            f"{split}_{metric}": dg.MetadataValue.float(value)
+            for split, values in scores.items()
+            for metric, value in values.items()
+            if metric != "majority_accuracy"
+        }
+        return dg.MaterializeResult(metadata={**metadata, "scores": dg.MetadataValue.json(scores)})
+
+    @dg.asset(
         key=keys["export"],
         group_name=ds,
         kinds={"parquet"},
         ins={name: dg.AssetIn(key=keys[name]) for name in SPLITS},
-        description="Parquet (zstd) per split plus manifest.json with row counts, schema, sha256 "
-        "and lineage; every file is written to a temp name and renamed.",
+        deps=[keys["preprocessor"]],
+        description="Parquet (zstd) per split, untouched and model-ready (preprocessed), plus "
+        "manifest.json with row counts, schema, sha256 and lineage, swapped in as one version.",
     )
     def export(
         context: dg.AssetExecutionContext,
@@ -125,8 +192,10 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         test: pd.DataFrame,
     ) -> dg.MaterializeResult:
         inputs = {"train": train, "val": val, "test": test}
-        names = [c for c in train.columns if c not in ("sample_index", spec.target, "ingested_at")]
+        names = split_features(train)
         out_dir = exports.dataset_dir(ds)
+        artifact_path = exports.artifact_path(ds, ARTIFACT)
+        artifact = load_artifact(artifact_path)
         lineage = {
             "dataset": ds,
             "feature_columns": names,
@@ -135,11 +204,17 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
             "upstream_data_versions": {
                 keys[n].to_user_string(): content_version(f).value for n, f in inputs.items()
             },
+            "preprocessor": {
+                "path": str(artifact_path),
+                "sha256": file_sha256(artifact_path),
+                "versions": artifact["versions"],
+            },
             "config": spec.model_dump(mode="json"),
             "versions": {p: version(p) for p in ("dagster", "pandas", "scikit-learn", "pyarrow")},
         }
         frames = {n: export_frame(f, names, spec.target) for n, f in inputs.items()}
-        manifest = write_exports(frames, out_dir, exports.root, lineage)
+        ready = {n: model_ready(artifact, f, spec.target) for n, f in inputs.items()}
+        manifest = write_exports(frames, out_dir, exports.root, lineage, model_ready=ready)
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(out_dir)),
@@ -148,4 +223,4 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
             },
         )
 
-    return [raw, features, splits, export]
+    return [raw, features, splits, preprocessor, baseline_model, export]

@@ -172,6 +172,9 @@ class QualitySpec(_Strict):
         0.25, gt=0, description="Train vs test PSI per feature above this is a WARN."
     )
     max_rows: int | None = Field(None, gt=0, description="Upper row-count bound for raw (None: none).")
+    baseline_margin: float = Field(
+        0.02, ge=0, le=1, description="Val accuracy the baseline model must add over the majority class."
+    )
 
     @field_validator("feature_bounds")
     @classmethod

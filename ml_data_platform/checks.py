@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from ml_data_platform.catalog import SPLITS, DatasetSpec, SyntheticSource
+from ml_data_platform.lib.baseline import check_leakage, check_signal
 from ml_data_platform.lib.contract import features_contract, quality_contract, raw_contract
 from ml_data_platform.lib.export import export_schema, verify_exports
 from ml_data_platform.lib.quality import (
@@ -65,7 +66,8 @@ def data_features(spec: DatasetSpec, frame: pd.DataFrame) -> list[str]:
 
 def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
     ds = spec.name
-    key = {stage: dg.AssetKey([ds, stage]) for stage in ("raw", "features", *SPLITS, "export")}
+    stages = ("raw", "features", *SPLITS, "baseline_model", "export")
+    key = {stage: dg.AssetKey([ds, stage]) for stage in stages}
     q = spec.quality
     expected_rows = spec.source.n_samples if isinstance(spec.source, SyntheticSource) else None
     ratios = spec.split.as_dict()
@@ -199,6 +201,27 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
     def export_integrity(exports: ExportStore, features: pd.DataFrame) -> dg.AssetCheckResult:
         schema = export_schema(data_features(spec, features), spec.target)
         return to_result(verify_exports(exports.dataset_dir(ds), schema))
+
+    def latest_scores(context: dg.AssetCheckExecutionContext) -> dict:
+        event = context.instance.get_latest_materialization_event(key["baseline_model"])
+        return event.asset_materialization.metadata["scores"].value
+
+    @check(
+        "baseline_model",
+        "baseline_beats_majority_class",
+        "The baseline model beats always predicting the majority class on val (WARN: no signal).",
+        blocking=False,
+    )
+    def signal(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return to_result(check_signal(latest_scores(context), q.baseline_margin))
+
+    @check(
+        "baseline_model",
+        "test_not_suspiciously_perfect",
+        "Test accuracy is not perfect while train is not (ERROR: likely leakage).",
+    )
+    def leakage(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        return to_result(check_leakage(latest_scores(context)))
 
     checks += dg.build_column_schema_change_checks(
         assets=[key["raw"], key["features"], *(key[n] for n in SPLITS)],

@@ -46,8 +46,14 @@ def _open_export(dataset: str, data_dir: Path | None) -> tuple[Path, dict]:
     return out_dir, read_manifest(out_dir)
 
 
-def _read_splits(dataset: str, out_dir: Path, manifest: dict, split: str | None) -> pd.DataFrame:
-    available = list(manifest["splits"])
+def _read_splits(
+    dataset: str, out_dir: Path, manifest: dict, split: str | None, section: str = "splits"
+) -> pd.DataFrame:
+    if section not in manifest:
+        raise ExportNotFoundError(
+            f"dataset {dataset!r} was exported without {section} files; {_how_to_make(dataset)}"
+        )
+    available = list(manifest[section])
     if split is not None and split not in available:
         raise ExportNotFoundError(
             f"dataset {dataset!r} has no split {split!r}; available: {', '.join(available)} "
@@ -55,7 +61,7 @@ def _read_splits(dataset: str, out_dir: Path, manifest: dict, split: str | None)
         )
     frames = []
     for name in available if split is None else [split]:
-        path = out_dir / manifest["splits"][name]["file"]
+        path = out_dir / manifest[section][name]["file"]
         if not path.is_file():
             raise ExportNotFoundError(
                 f"{path} is listed in the manifest but missing; {_how_to_make(dataset)}"
@@ -74,14 +80,19 @@ def load_frame(dataset: str, split: str | None = None, data_dir: Path | None = N
 
 
 def load_data(
-    dataset: str = "classification_data", split: str | None = None, data_dir: Path | None = None
+    dataset: str = "classification_data",
+    split: str | None = None,
+    data_dir: Path | None = None,
+    transformed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`X` (float64, n × features) and `y` (int64) of a split, read from its Parquet export.
 
     `split=None` returns every exported row, as the seed's `load_data(name)` did.
+    `transformed=True` returns the model-ready matrix: the train-fitted preprocessor applied.
     """
     out_dir, manifest = _open_export(dataset, data_dir)
-    frame = _read_splits(dataset, out_dir, manifest, split)
+    section = "model_ready" if transformed else "splits"
+    frame = _read_splits(dataset, out_dir, manifest, split, section)
     X = frame[manifest["feature_columns"]].to_numpy(dtype=np.float64)
     y = frame[manifest["target"]].to_numpy(dtype=np.int64)
     return X, y

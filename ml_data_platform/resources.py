@@ -12,13 +12,18 @@ from ml_data_platform.lib.export import ensure_inside
 
 
 class ExportStore(dg.ConfigurableResource):
-    """Where Parquet exports go: `<data_dir>/exports/<dataset>/`."""
+    """Where exports and fitted artifacts go: `<data_dir>/exports/<dataset>/`, `.../artifacts/`."""
 
     data_dir: str = Field(description="Root of all platform data; exports never leave it.")
 
     @property
     def root(self) -> Path:
         return Path(self.data_dir).resolve()
+
+    def artifact_path(self, dataset: str, name: str) -> Path:
+        """`<root>/artifacts/<dataset>/<name>`: fitted objects that serving loads."""
+        check_safe_name(dataset, "dataset name")
+        return ensure_inside(self.root / "artifacts" / dataset / name, self.root)
 
     def dataset_dir(self, dataset: str) -> Path:
         """`<root>/exports/<dataset>`, unresolved: it is the symlink each export swaps."""

@@ -63,7 +63,7 @@ def file_settings(tmp_path: Path, storage: Storage, frame: pd.DataFrame, **extra
 def test_checks_only_run_passes_on_good_stored_data(settings: Settings, instance):
     materialize_all(settings, instance=instance)
     evaluations = run_checks(settings, instance)
-    assert len(evaluations) == 2 * 17
+    assert len(evaluations) == 2 * 19
     assert [k for k, e in evaluations.items() if not e.passed] == []
 
 

@@ -84,7 +84,7 @@ def test_platform_run_prints_a_summary(tmp_path: Path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("storage: sqlite")
     binary = next(line for line in lines if line.startswith("binary "))
-    assert binary.split()[1:6] == ["210", "45", "45", "17", "passed"]
+    assert binary.split()[1:6] == ["210", "45", "45", "19", "passed"]
     assert str(tmp_path / "data" / "exports" / "binary") in binary
     # The run is recorded in the instance that DAGSTER_HOME names, so the UI shows it.
     assert any((tmp_path / "dagster_home").rglob("runs.db")) or any((tmp_path / "dagster_home").rglob("*.db"))
@@ -124,13 +124,13 @@ def test_check_command_exit_codes_for_pass_warn_and_error(tmp_path: Path):
     assert passed.returncode == 0, passed.stdout + passed.stderr[-2000:]
     header = passed.stdout.splitlines()[1].split()
     assert header == ["asset", "check", "severity", "result", "observed", "threshold"]
-    assert "17 passed, 0 failed (ERROR), 0 warned (WARN), 0 not run" in passed.stdout
+    assert "19 passed, 0 failed (ERROR), 0 warned (WARN), 0 not run" in passed.stdout
 
     catalog["datasets"][0]["quality"] = {"class_weights": [0.9, 0.1]}
     write_catalog(tmp_path, catalog)
     warned = run(check, env)
     assert warned.returncode == 0
-    assert "16 passed, 0 failed (ERROR), 1 warned (WARN), 0 not run" in warned.stdout
+    assert "18 passed, 0 failed (ERROR), 1 warned (WARN), 0 not run" in warned.stdout
     row = next(line for line in warned.stdout.splitlines() if "features_class_balance" in line)
     assert row.split()[2:4] == ["WARN", "FAILED"]
     assert run([*check, "--strict"], env).returncode == 1
@@ -144,4 +144,4 @@ def test_check_command_exit_codes_for_pass_warn_and_error(tmp_path: Path):
     assert "feature_2: not null (2 rows)" in rows["features_schema"]
     # checks that read the rejected features wait behind the failed gate, and say so
     assert rows["exports_match_manifest"].split()[2:5] == ["ERROR", "NOT", "RUN"]
-    assert "13 passed, 1 failed (ERROR), 1 warned (WARN), 2 not run" in failed.stdout
+    assert "15 passed, 1 failed (ERROR), 1 warned (WARN), 2 not run" in failed.stdout

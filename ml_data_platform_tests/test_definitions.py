@@ -11,12 +11,14 @@ from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOMana
 from ml_data_platform.settings import SettingsError
 from ml_data_platform_tests.conftest import REPO
 
-STAGES = ["export", "features", "raw", "test", "train", "val"]
+STAGES = ["baseline_model", "export", "features", "preprocessor", "raw", "test", "train", "val"]
 EXPECTED_ASSETS = sorted(
     f"{ds}/{stage}" for ds in ("classification_data", "multiclass_data") for stage in STAGES
 )
 # (asset stage, check name, blocking) for every dataset
 CHECKS = [
+    ("baseline_model", "baseline_beats_majority_class", False),
+    ("baseline_model", "test_not_suspiciously_perfect", True),
     ("export", "exports_match_manifest", True),
     ("features", "column_schema_change", False),
     ("features", "features_class_balance", True),

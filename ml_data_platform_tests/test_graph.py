@@ -34,7 +34,7 @@ def test_whole_graph_materializes_with_every_gate_passing(settings: Settings):
     result = materialize_all(settings)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 2 * 17
+    assert len(evaluations) == 2 * 19
     assert [e.check_name for e in evaluations if not e.passed] == []
     for dataset in ("binary", "multi"):
         manifest = read_manifest(settings.exports_dir / dataset)
@@ -83,7 +83,7 @@ def test_rematerializing_replaces_tables_and_exports(settings: Settings):
     materialize_all(settings)
     again = load_frame("binary", "test", settings.data_dir)
     pd.testing.assert_frame_equal(data_columns(first), data_columns(again))
-    assert len(list((settings.exports_dir / "binary").iterdir())) == 4
+    assert len(list((settings.exports_dir / "binary").iterdir())) == 7  # 3 + 3 model-ready + manifest
 
 
 def test_undeclared_class_stops_the_graph_and_keeps_old_exports(tmp_path: Path, storage: Storage):

@@ -92,6 +92,7 @@ def write_exports(
     out_dir: Path,
     data_dir: Path,
     lineage: Mapping[str, Any],
+    model_ready: Mapping[str, pd.DataFrame] | None = None,
 ) -> dict[str, Any]:
     """Write `<split>.parquet` (zstd) for every split and `manifest.json` as one new version.
 
@@ -107,7 +108,7 @@ def write_exports(
         version = link.parent / f".{link.name}.v-{stamp}-{uuid.uuid4().hex[:8]}"
         version.mkdir()
         try:
-            manifest = _write_version(splits, version, lineage)
+            manifest = _write_version(splits, model_ready or {}, version, lineage)
             pause_point("export_swap", link.name)
             _swap_link(link, version)
         except BaseException:
@@ -119,28 +120,39 @@ def write_exports(
     return manifest
 
 
+def _write_parquet(frame: pd.DataFrame, target: Path) -> tuple[dict[str, Any], pa.Schema]:
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    _write_synced(target, lambda path: pq.write_table(table, path, compression=COMPRESSION))
+    entry = {
+        "file": target.name,
+        "rows": table.num_rows,
+        "bytes": target.stat().st_size,
+        "sha256": file_sha256(target),
+    }
+    return entry, table.schema
+
+
 def _write_version(
-    splits: Mapping[str, pd.DataFrame], version: Path, lineage: Mapping[str, Any]
+    splits: Mapping[str, pd.DataFrame],
+    model_ready: Mapping[str, pd.DataFrame],
+    version: Path,
+    lineage: Mapping[str, Any],
 ) -> dict[str, Any]:
     files: dict[str, Any] = {}
-    schema: list[dict[str, str]] | None = None
+    schema: pa.Schema | None = None
     for name, frame in splits.items():
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        target = version / f"{name}.parquet"
-        _write_synced(target, lambda path, t=table: pq.write_table(t, path, compression=COMPRESSION))
-        files[name] = {
-            "file": target.name,
-            "rows": table.num_rows,
-            "bytes": target.stat().st_size,
-            "sha256": file_sha256(target),
-        }
-        schema = schema or [{"name": f.name, "type": str(f.type)} for f in table.schema]
+        files[name], schema = _write_parquet(frame, version / f"{name}.parquet")
+    ready = {
+        name: _write_parquet(frame, version / f"{name}.model_ready.parquet")[0]
+        for name, frame in model_ready.items()
+    }
     manifest = {
         "format_version": 1,
         "created_at": datetime.now(UTC).isoformat(),
         "compression": COMPRESSION,
         "splits": files,
-        "columns": schema or [],
+        "columns": [{"name": f.name, "type": str(f.type)} for f in schema] if schema else [],
+        **({"model_ready": ready} if ready else {}),
         **lineage,
     }
     _write_synced(version / MANIFEST, lambda path: path.write_text(json.dumps(manifest, indent=2)))
@@ -178,7 +190,11 @@ def verify_exports(out_dir: Path, expected_schema: list[dict[str, str]] | None =
         return Outcome(False, str(error))
     problems = []
     observed: dict[str, Any] = {}
-    for name, entry in manifest.get("splits", {}).items():
+    entries = {
+        **manifest.get("splits", {}),
+        **{f"{n} (model-ready)": e for n, e in manifest.get("model_ready", {}).items()},
+    }
+    for name, entry in entries.items():
         path = out_dir / entry["file"]
         if not path.is_file():
             problems.append(f"{name}: {path.name} is missing")
@@ -190,7 +206,7 @@ def verify_exports(out_dir: Path, expected_schema: list[dict[str, str]] | None =
             rows = None
             problems.append(f"{name}: {path.name} is not readable Parquet ({error})")
         observed[name] = {"rows": rows, "sha256": digest}
-        if rows is not None and expected_schema is not None:
+        if rows is not None and expected_schema is not None and name in manifest.get("splits", {}):
             actual = [{"name": f.name, "type": str(f.type)} for f in pq.read_schema(path)]
             if actual != expected_schema:
                 wrong = [a for a in actual if a not in expected_schema]
@@ -210,6 +226,7 @@ def verify_exports(out_dir: Path, expected_schema: list[dict[str, str]] | None =
         summary="; ".join(problems) or f"{len(observed)} files match the manifest",
         observed=observed,
         threshold={
-            name: {"rows": e["rows"], "sha256": e["sha256"]} for name, e in manifest.get("splits", {}).items()
+            "files": {name: {"rows": e["rows"], "sha256": e["sha256"]} for name, e in entries.items()},
+            "schema": expected_schema,
         },
     )

@@ -1,0 +1,66 @@
+"""A simple baseline model: does the data carry signal, and does test look leaked?"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
+from ml_data_platform.lib.quality import ERROR, WARN, Outcome
+
+
+def fit_and_score(
+    matrices: dict[str, tuple[np.ndarray, np.ndarray]], seed: int
+) -> tuple[LogisticRegression, dict[str, dict[str, float]]]:
+    """Logistic regression fitted on train; accuracy, macro-F1 and ROC-AUC on every split,
+    plus the majority-class accuracy each split would get for free."""
+    X_train, y_train = matrices["train"]
+    model = LogisticRegression(max_iter=1000, random_state=seed)
+    model.fit(X_train, y_train)
+    majority = np.bincount(y_train).argmax()
+    scores = {}
+    for name, (X, y) in matrices.items():
+        predicted = model.predict(X)
+        proba = model.predict_proba(X)
+        if len(model.classes_) == 2:
+            auc = roc_auc_score(y, proba[:, 1]) if len(np.unique(y)) == 2 else float("nan")
+        else:
+            present = np.isin(model.classes_, np.unique(y)).all()
+            auc = (
+                roc_auc_score(y, proba, multi_class="ovr", labels=model.classes_) if present else float("nan")
+            )
+        scores[name] = {
+            "accuracy": float(accuracy_score(y, predicted)),
+            "macro_f1": float(f1_score(y, predicted, average="macro")),
+            "roc_auc": float(auc),
+            "majority_accuracy": float(np.mean(y == majority)),
+        }
+    return model, scores
+
+
+def check_signal(scores: dict[str, dict[str, float]], margin: float) -> Outcome:
+    """WARN when the model is no better than always predicting the majority class on val."""
+    val = scores["val"]
+    passed = val["accuracy"] > val["majority_accuracy"] + margin
+    return Outcome(
+        passed=passed,
+        summary=f"val accuracy {val['accuracy']:.3f} vs majority class {val['majority_accuracy']:.3f}"
+        + ("" if passed else f": no better by {margin:.0%}, the features carry no signal the model finds"),
+        observed={"val_accuracy": val["accuracy"], "majority_accuracy": val["majority_accuracy"]},
+        threshold={"margin": margin},
+        severity=WARN,
+    )
+
+
+def check_leakage(scores: dict[str, dict[str, float]], perfect: float = 0.999) -> Outcome:
+    """ERROR when test is (near) perfect while train is not: test rows likely leaked in."""
+    train, test = scores["train"]["accuracy"], scores["test"]["accuracy"]
+    suspicious = test >= perfect and train < perfect
+    return Outcome(
+        passed=not suspicious,
+        summary=f"test accuracy {test:.4f}, train {train:.4f}"
+        + (": test is perfect while train is not, which points at leakage" if suspicious else ""),
+        observed={"train_accuracy": train, "test_accuracy": test},
+        threshold={"perfect": perfect},
+        severity=ERROR,
+    )
