@@ -9,7 +9,7 @@ from ml_data_platform.catalog import load_catalog
 from ml_data_platform.checks import build_dataset_checks
 from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager, TableIOManager
 from ml_data_platform.resources import ExportStore
-from ml_data_platform.sensors import build_failure_sensor
+from ml_data_platform.sensors import build_failure_sensor, build_landing_sensor
 from ml_data_platform.settings import Settings, Storage
 
 ALL_DATASETS_JOB = "all_datasets"
@@ -55,11 +55,16 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 description=f"The {name} checks against what is stored now; materializes nothing.",
             ),
         ]
+    landing = [
+        sensor
+        for spec in catalog.datasets
+        if (sensor := build_landing_sensor(spec, f"{spec.name}_job")) is not None
+    ]
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
         jobs=jobs,
-        sensors=[build_failure_sensor(settings)],
+        sensors=[build_failure_sensor(settings), *landing],
         resources={
             "io_manager": table_io_manager(settings),
             "exports": ExportStore(data_dir=str(settings.data_dir)),

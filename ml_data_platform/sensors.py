@@ -1,4 +1,4 @@
-"""Failed runs recorded where the README says: `<data_dir>/run_failures.jsonl`."""
+"""Sensors: failed runs recorded in `<data_dir>/run_failures.jsonl`; landing files start runs."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from ml_data_platform.catalog import DatasetSpec, FileSource
 from ml_data_platform.lib.failures import record_failure
+from ml_data_platform.lib.sources import file_set_fingerprint
 from ml_data_platform.settings import Settings
 
 
@@ -47,3 +49,28 @@ def build_failure_sensor(settings: Settings) -> dg.SensorDefinition:
         record_failure(settings.data_dir, record)
 
     return record_run_failures
+
+
+def build_landing_sensor(spec: DatasetSpec, job_name: str) -> dg.SensorDefinition | None:
+    """New or changed files in a file source's path start one run of that dataset's graph."""
+    if not isinstance(spec.source, FileSource):
+        return None
+    source = spec.source
+
+    @dg.sensor(
+        name=f"{spec.name}_landing",
+        job_name=job_name,
+        minimum_interval_seconds=30,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Runs {job_name} when the files under {source.path} change.",
+    )
+    def landing(context: dg.SensorEvaluationContext):
+        fingerprint = file_set_fingerprint(source)
+        if fingerprint is None:
+            return dg.SkipReason(f"no {source.format.value} files at {source.path}")
+        if fingerprint == context.cursor:
+            return dg.SkipReason("no new or changed files since the last run request")
+        context.update_cursor(fingerprint)
+        return dg.RunRequest(run_key=f"{spec.name}-{fingerprint}", tags={"landing": fingerprint})
+
+    return landing

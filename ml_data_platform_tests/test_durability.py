@@ -269,3 +269,36 @@ def test_failed_runs_are_recorded_by_the_sensor(tmp_path: Path):
     steps = {step["step"]: step["error"] for step in record["failed_steps"]}
     assert {"files__raw_raw_completeness", "files__raw_raw_quality_score"} <= set(steps)
     assert "blocking asset check failed" in steps["files__raw_raw_completeness"]
+
+
+def test_landing_sensor_requests_one_run_per_new_file_set(tmp_path: Path):
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    catalog = {
+        "datasets": [
+            {
+                "name": "files",
+                "classes": [0, 1],
+                "source": {"type": "file", "path": str(landing), "format": "csv"},
+            }
+        ]
+    }
+    defs = build_definitions(make_settings(tmp_path, Storage.sqlite, catalog))
+    sensor = next(s for s in defs.sensors if s.name == "files_landing")
+    assert sensor.job_name == "files_job"
+
+    def tick(cursor):
+        context = dg.build_sensor_context(cursor=cursor)
+        result = sensor(context)
+        return result, context.cursor
+
+    result, cursor = tick(None)
+    assert isinstance(result, dg.SkipReason) and "no csv files" in result.skip_message
+    rows(1).to_csv(landing / "day1.csv", index=False)
+    first, cursor = tick(cursor)
+    assert isinstance(first, dg.RunRequest)
+    again, cursor = tick(cursor)
+    assert isinstance(again, dg.SkipReason)  # the same file again: no run
+    rows(2).to_csv(landing / "day2.csv", index=False)
+    second, cursor = tick(cursor)
+    assert isinstance(second, dg.RunRequest) and second.run_key != first.run_key

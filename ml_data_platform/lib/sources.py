@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sqlite3
 from datetime import datetime
@@ -62,9 +63,30 @@ def read_file(spec: DatasetSpec) -> pd.DataFrame:
     return _read_one(spec, path)
 
 
+def source_files(source: FileSource) -> list[Path]:
+    """The files a file source reads: the file itself, or the folder's files of its format."""
+    path = Path(source.path)
+    if path.is_dir():
+        suffix = f".{source.format.value}"
+        return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == suffix)
+    return [path] if path.is_file() else []
+
+
+def file_set_fingerprint(source: FileSource) -> str | None:
+    """Changes when a file is added, removed or rewritten (name, size, mtime); None if none."""
+    files = source_files(source)
+    if not files:
+        return None
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        digest.update(f"{file.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return digest.hexdigest()[:32]
+
+
 def _read_folder(spec: DatasetSpec, folder: Path) -> pd.DataFrame:
     suffix = f".{spec.source.format.value}"
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == suffix)
+    files = source_files(spec.source)
     if not files:
         raise SourceError(
             f"dataset {spec.name!r}: folder {folder} holds no {suffix} files; add some or fix "
