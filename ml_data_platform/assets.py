@@ -68,7 +68,7 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         "plus sample_index and ingested_at; never edited afterwards.".strip(),
     )
     def raw(context: dg.AssetExecutionContext) -> dg.Output:
-        frame = stamp_raw(read_source(spec), datetime.now(UTC))
+        frame = stamp_raw(read_source(spec), datetime.now(UTC), spec.id_column, ds)
         return dg.Output(
             frame,
             data_version=content_version(frame),

@@ -207,6 +207,9 @@ class DatasetSpec(_Strict):
     feature_columns: list[str] | None = Field(
         None, description="Feature columns in order; None = every source column but the target."
     )
+    id_column: str | None = Field(
+        None, description="Unique integer id column of the source; becomes sample_index (else 0..n-1)."
+    )
     classes: list[int] | None = Field(
         None, description="Allowed target labels; synthetic sources default to 0..n_classes-1."
     )
@@ -236,6 +239,15 @@ class DatasetSpec(_Strict):
             raise ValueError(f"target column {value!r} is reserved by the platform")
         return value
 
+    @field_validator("id_column")
+    @classmethod
+    def _safe_id(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_safe_name(value, "id column")
+            if value in RESERVED_COLUMNS:
+                raise ValueError(f"id column {value!r} is reserved by the platform")
+        return value
+
     @field_validator("feature_columns")
     @classmethod
     def _safe_features(cls, value: list[str] | None) -> list[str] | None:
@@ -255,6 +267,12 @@ class DatasetSpec(_Strict):
     def _consistent(self) -> DatasetSpec:
         if self.feature_columns and self.target in self.feature_columns:
             raise ValueError(f"target {self.target!r} is also listed in feature_columns")
+        if self.id_column is not None and (
+            self.id_column == self.target or self.id_column in (self.feature_columns or [])
+        ):
+            raise ValueError(f"id_column {self.id_column!r} is also the target or a feature")
+        if self.id_column is not None and isinstance(self.source, SyntheticSource):
+            raise ValueError("id_column needs a file or database source; synthetic rows have none")
         if isinstance(self.source, SyntheticSource):
             if self.classes is not None and sorted(self.classes) != self.source.declared_classes():
                 raise ValueError(

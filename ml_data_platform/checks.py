@@ -92,7 +92,13 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
     def raw_schema(raw: pd.DataFrame) -> dg.AssetCheckResult:
         names = feature_columns(spec, list(raw.columns))
         contract = check_contract(raw, raw_contract(spec, names))
-        shape = check_raw(raw, [*(spec.feature_columns or []), spec.target], expected_rows, spec.min_rows)
+        shape = check_raw(
+            raw,
+            [*(spec.feature_columns or []), spec.target],
+            expected_rows,
+            spec.min_rows,
+            positional_index=spec.id_column is None,
+        )
         return to_result(
             Outcome(
                 passed=contract.passed and shape.passed,

@@ -101,3 +101,10 @@ def test_unknown_dataset_lookup_lists_known():
     catalog = parse_catalog({"datasets": [entry()]})
     with pytest.raises(KeyError, match="known: churn"):
         catalog.get("other")
+
+
+def test_id_column_needs_a_real_source_and_a_distinct_safe_name():
+    assert "id_column needs a file or database source" in parse_error(entry(id_column="uid"))
+    files = {"type": "file", "path": "x.csv"}
+    assert "also the target" in parse_error(entry(source=files, id_column="target"))
+    assert "not a safe identifier" in parse_error(entry(source=files, id_column="User ID"))

@@ -167,3 +167,16 @@ def test_seed_format_database_feeds_the_graph(tmp_path: Path, storage: Storage):
     )
     np.testing.assert_array_equal(X, X_seed)
     np.testing.assert_array_equal(y, y_seed)
+
+
+def test_id_column_identifies_rows_through_to_the_exports(tmp_path: Path):
+    rows = good_rows(150).assign(uid=np.arange(150) * 7 + 1000).sample(frac=1.0, random_state=3)
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    settings = make_settings(tmp_path, Storage.sqlite, file_catalog(tmp_path / "rows.csv", id_column="uid"))
+    result = materialize_all(settings)
+    assert result.success, [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
+    exported = load_frame("files", data_dir=settings.data_dir)
+    assert exported["sample_index"].tolist() == sorted(rows["uid"].tolist())
+    source = pd.read_csv(tmp_path / "rows.csv")  # the values as the CSV holds them
+    by_id = source.set_index("uid").loc[exported["sample_index"], "a"].to_numpy()
+    np.testing.assert_array_equal(exported["a"].to_numpy(), by_id)

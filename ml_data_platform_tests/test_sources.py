@@ -157,3 +157,31 @@ def test_folder_of_files_is_read_together_in_name_order(tmp_path: Path):
     )
     with pytest.raises(SourceError, match="holds no .parquet files"):
         read_source(empty)
+
+
+def test_id_column_becomes_sample_index_in_id_order():
+    frame = pd.DataFrame({"uid": [30, 10, 20], "a": [3.0, 1.0, 2.0], "target": [1, 0, 1]})
+    stamped = stamp_raw(frame, datetime(2026, 1, 1, tzinfo=UTC), "uid", "ds")
+    assert stamped["sample_index"].tolist() == [10, 20, 30]
+    assert stamped["a"].tolist() == [1.0, 2.0, 3.0] and "uid" not in stamped
+
+
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        ([1, 2, 2, 3], r"repeats 1 id\(s\) \(e.g. \[2\]\)"),
+        (["a", "1", "2", "3"], "not integers"),
+        ([1.5, 2, 3, 4], "not integers"),
+    ],
+)
+def test_bad_ids_are_clear_errors(ids, expected):
+    frame = pd.DataFrame({"uid": ids, "a": [1.0, 2.0, 3.0, 4.0], "target": [0, 1, 0, 1]})
+    with pytest.raises(SourceError, match=expected):
+        stamp_raw(frame, datetime(2026, 1, 1, tzinfo=UTC), "uid", "ds")
+
+
+def test_missing_id_column_is_named(tmp_path: Path):
+    path = tmp_path / "rows.csv"
+    pd.DataFrame({"a": [1.0], "target": [1]}).to_csv(path, index=False)
+    with pytest.raises(SourceError, match="lacks the id column 'uid'"):
+        read_source(file_spec(path, id_column="uid"))

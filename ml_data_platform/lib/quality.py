@@ -35,8 +35,10 @@ def check_raw(
     required_columns: list[str],
     expected_rows: int | None,
     min_rows: int,
+    positional_index: bool = True,
 ) -> Outcome:
-    """Raw keeps the declared columns, a unique 0..n-1 `sample_index` and enough rows."""
+    """Raw keeps the declared columns, a unique `sample_index` (0..n-1 unless it comes from an
+    id column) and enough rows."""
     problems = []
     missing = [c for c in ["sample_index", *required_columns, "ingested_at"] if c not in raw]
     if missing:
@@ -48,8 +50,10 @@ def check_raw(
         problems.append(f"{rows} rows, fewer than min_rows={min_rows}")
     if "sample_index" in raw:
         index = raw["sample_index"].to_numpy()
-        if not np.array_equal(index, np.arange(rows)):
+        if positional_index and not np.array_equal(index, np.arange(rows)):
             problems.append("sample_index is not 0..n-1 in order")
+        if not positional_index and (np.diff(index) <= 0).any():
+            problems.append("sample_index (from the id column) is not unique and ordered")
     return Outcome(
         passed=not problems,
         summary=_join(problems, f"{rows} rows with the declared columns"),

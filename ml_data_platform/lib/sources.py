@@ -184,8 +184,13 @@ def read_source(spec: DatasetSpec) -> pd.DataFrame:
             f"dataset {spec.name!r}: source has column(s) {clashing} that the platform adds "
             "itself; rename them in the source"
         )
+    if spec.id_column is not None and spec.id_column not in frame.columns:
+        raise SourceError(
+            f"dataset {spec.name!r}: source lacks the id column {spec.id_column!r}; it has "
+            f"{list(frame.columns)}. Fix the source or id_column in the catalog"
+        )
     if spec.feature_columns is not None:
-        wanted = [*spec.feature_columns, spec.target]
+        wanted = [*spec.feature_columns, spec.target, *([spec.id_column] if spec.id_column else [])]
         missing = [c for c in wanted if c not in frame.columns]
         if missing:
             raise SourceError(
@@ -196,10 +201,42 @@ def read_source(spec: DatasetSpec) -> pd.DataFrame:
     return frame
 
 
-def stamp_raw(frame: pd.DataFrame, ingested_at: datetime) -> pd.DataFrame:
-    """Prefix `sample_index` (0..n-1, the row's identity from here on) and add `ingested_at`."""
+def _ids(frame: pd.DataFrame, column: str, dataset: str) -> np.ndarray:
+    ids = frame[column]
+    if not pd.api.types.is_integer_dtype(ids):
+        numeric = pd.to_numeric(ids, errors="coerce")
+        bad = ids[numeric.isna() | (numeric != numeric.round())]
+        if len(bad):
+            raise SourceError(
+                f"dataset {dataset!r}: id column {column!r} holds {len(bad)} value(s) that are not "
+                f"integers (e.g. {bad.astype(str).head(3).tolist()}); ids must be unique integers"
+            )
+        ids = numeric
+    duplicated = ids[ids.duplicated(keep=False)]
+    if len(duplicated):
+        raise SourceError(
+            f"dataset {dataset!r}: id column {column!r} repeats {duplicated.nunique()} id(s) "
+            f"(e.g. {sorted(duplicated.unique().tolist())[:5]}); deduplicate the source"
+        )
+    return ids.to_numpy(dtype=np.int64)
+
+
+def stamp_raw(
+    frame: pd.DataFrame, ingested_at: datetime, id_column: str | None = None, dataset: str = ""
+) -> pd.DataFrame:
+    """Prefix `sample_index` (the row's identity from here on) and add `ingested_at`.
+
+    Without an id column the identity is the row position 0..n-1; with one, it is the id,
+    and rows are ordered by it so the same rows in another file order split the same way.
+    """
     stamped = frame.reset_index(drop=True)
-    stamped.insert(0, "sample_index", np.arange(len(stamped), dtype=np.int64))
+    if id_column is None:
+        stamped.insert(0, "sample_index", np.arange(len(stamped), dtype=np.int64))
+    else:
+        ids = _ids(stamped, id_column, dataset)
+        stamped = stamped.drop(columns=[id_column])
+        stamped.insert(0, "sample_index", ids)
+        stamped = stamped.sort_values("sample_index", kind="stable").reset_index(drop=True)
     stamp = pd.Timestamp(ingested_at)
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     stamp = stamp.floor("us")  # the finest unit both SQLite text and DuckDB TIMESTAMPTZ keep
