@@ -71,3 +71,8 @@ def test_fractional_or_text_target_is_refused():
 def test_missing_target_column_is_named():
     with pytest.raises(ValidationError, match=r"lacks column\(s\) \['target'\]"):
         validate_features(spec(), raw(a=[1.0, 2.0], label=[0, 1]))
+
+
+def test_single_class_target_is_refused():
+    with pytest.raises(ValidationError, match=r"single class \(\[1\]\)"):
+        validate_features(spec(), raw(a=[1.0, 2.0, 3.0], target=[1, 1, 1]))

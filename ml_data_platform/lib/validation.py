@@ -134,4 +134,10 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
     )
     if table.empty:
         raise ValidationError(f"dataset {spec.name!r}: no rows left after cleaning ({report.as_dict()})")
+    labels = np.unique(table[spec.target].to_numpy())
+    if labels.size < 2:
+        raise ValidationError(
+            f"dataset {spec.name!r}: target {spec.target!r} has a single class ({labels.tolist()}); "
+            "a classifier needs at least two, so check the source or the target column"
+        )
     return table, report
