@@ -35,15 +35,19 @@ from ml_data_platform.resources import ExportStore
 warnings.filterwarnings("ignore", message=".*data_version.*", category=dg.BetaWarning)
 
 
+def label_metadata(codes: dict[str, int] | None) -> dict:
+    return {"label_codes": dg.MetadataValue.json(codes)} if codes else {}
+
+
 def content_version(frame: pd.DataFrame) -> dg.DataVersion:
     """Rows and dtypes, not the ingestion time: the same seed gives the same version."""
     return dg.DataVersion(frame_fingerprint(frame.drop(columns=["ingested_at"], errors="ignore")))
 
 
-def quality_metadata(spec: DatasetSpec, frame: pd.DataFrame, names: list[str]) -> dict:
+def quality_metadata(spec: DatasetSpec, frame: pd.DataFrame, names: list[str], stage: str) -> dict:
     """Profile (for the UI and for the next run's drift check) and DQS, plotted per run."""
     stats = profile(frame, [*names, spec.target])
-    score, invalid = quality_score(frame, quality_contract(spec, names))
+    score, invalid = quality_score(frame, quality_contract(spec, names, stage))
     return {
         "dqs": dg.MetadataValue.float(round(score, 4)),
         "invalid_rows": dg.MetadataValue.int(invalid),
@@ -56,6 +60,12 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
     ds = spec.name
     stages = ("raw", "features", *SPLITS, "preprocessor", "baseline_model", "export")
     keys = {stage: dg.AssetKey([ds, stage]) for stage in stages}
+
+    def label_codes_of(context: dg.AssetExecutionContext) -> dict[str, int] | None:
+        """The text-label -> code mapping the features stage recorded (None for integer labels)."""
+        event = context.instance.get_latest_materialization_event(keys["features"])
+        entry = event.asset_materialization.metadata.get("label_codes") if event else None
+        return entry.value if entry is not None else None
 
     def split_features(frame: pd.DataFrame) -> list[str]:
         return [c for c in frame.columns if c not in ("sample_index", "ingested_at", spec.target)]
@@ -74,7 +84,7 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
             data_version=content_version(frame),
             metadata={
                 "source": dg.MetadataValue.json(spec.source.model_dump(mode="json")),
-                **quality_metadata(spec, frame, feature_columns(spec, list(frame.columns))),
+                **quality_metadata(spec, frame, feature_columns(spec, list(frame.columns)), "raw"),
             },
         )
 
@@ -94,7 +104,8 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
             data_version=content_version(table),
             metadata={
                 **{k: dg.MetadataValue.int(v) for k, v in report.as_dict().items()},
-                **quality_metadata(spec, table, names),
+                **quality_metadata(spec, table, names, "features"),
+                **label_metadata(report.label_codes),
             },
         )
 
@@ -204,6 +215,7 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
             "upstream_data_versions": {
                 keys[n].to_user_string(): content_version(f).value for n, f in inputs.items()
             },
+            "label_codes": label_codes_of(context),
             "preprocessor": {
                 "path": str(artifact_path),
                 "sha256": file_sha256(artifact_path),

@@ -210,8 +210,10 @@ class DatasetSpec(_Strict):
     id_column: str | None = Field(
         None, description="Unique integer id column of the source; becomes sample_index (else 0..n-1)."
     )
-    classes: list[int] | None = Field(
-        None, description="Allowed target labels; synthetic sources default to 0..n_classes-1."
+    classes: list[int] | list[str] | None = Field(
+        None,
+        description="Allowed target labels: integers (used as codes) or strings (coded 0..k-1 in "
+        "this order); synthetic sources default to 0..n_classes-1.",
     )
     split: SplitRatios = Field(default_factory=SplitRatios, description="Split ratios.")
     seed: int = Field(42, ge=0, description="Seeds generation and splitting: same seed, same rows.")
@@ -295,7 +297,7 @@ class DatasetSpec(_Strict):
 
     def expected_class_shares(self) -> dict[int, float] | None:
         """Declared class weights, else the synthetic source's weights, else balanced."""
-        classes = self.declared_classes()
+        classes = self.target_codes()
         if classes is None:
             return None
         weights = self.quality.class_weights
@@ -308,12 +310,24 @@ class DatasetSpec(_Strict):
             weights = [1 / len(classes)] * len(classes)
         return dict(zip(classes, weights, strict=True))
 
-    def declared_classes(self) -> list[int] | None:
+    def declared_classes(self) -> list[int] | list[str] | None:
+        """Declared labels: integers sorted, strings in their declared (code) order."""
         if self.classes is not None:
-            return sorted(self.classes)
+            return sorted(self.classes) if self.label_mapping() is None else list(self.classes)
         if isinstance(self.source, SyntheticSource):
             return self.source.declared_classes()
         return None
+
+    def label_mapping(self) -> dict[str, int] | None:
+        """String labels -> integer codes, when the catalog declares string classes."""
+        if self.classes and isinstance(self.classes[0], str):
+            return {label: code for code, label in enumerate(self.classes)}
+        return None
+
+    def target_codes(self) -> list[int] | None:
+        """The integer codes the feature table's target may hold."""
+        mapping = self.label_mapping()
+        return list(mapping.values()) if mapping else self.declared_classes()
 
 
 class Catalog(_Strict):

@@ -115,7 +115,7 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
 
     @check("raw", "raw_quality_score", "Data quality score of the raw rows (valid rows / rows × 100).")
     def raw_dqs(raw: pd.DataFrame) -> dg.AssetCheckResult:
-        contract = quality_contract(spec, feature_columns(spec, list(raw.columns)))
+        contract = quality_contract(spec, feature_columns(spec, list(raw.columns)), stage="raw")
         outcome = check_quality_score(raw, contract, q.dqs_threshold)
         return to_result(outcome, {"dqs": dg.MetadataValue.float(outcome.observed["dqs"])})
 

@@ -180,3 +180,27 @@ def test_id_column_identifies_rows_through_to_the_exports(tmp_path: Path):
     source = pd.read_csv(tmp_path / "rows.csv")  # the values as the CSV holds them
     by_id = source.set_index("uid").loc[exported["sample_index"], "a"].to_numpy()
     np.testing.assert_array_equal(exported["a"].to_numpy(), by_id)
+
+
+def test_text_labels_are_coded_and_the_codes_recorded_in_the_manifest(tmp_path: Path, storage: Storage):
+    rows = good_rows(150)
+    rows["target"] = np.where(rows["target"] == 1, "churned", "stayed")
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    catalog = {
+        "datasets": [
+            {
+                "name": "files",
+                "source": {"type": "file", "path": str(tmp_path / "rows.csv")},
+                "classes": ["stayed", "churned"],
+            }
+        ]
+    }
+    settings = make_settings(tmp_path, storage, catalog)
+    result = materialize_all(settings)
+    assert result.success, [e.description for e in result.get_asset_check_evaluations() if not e.passed]
+    manifest = read_manifest(settings.exports_dir / "files")
+    assert manifest["label_codes"] == {"stayed": 0, "churned": 1}
+    _, y = load_data("files", data_dir=settings.data_dir)
+    np.testing.assert_array_equal(
+        y, np.where(pd.read_csv(tmp_path / "rows.csv")["target"] == "churned", 1, 0)
+    )

@@ -61,11 +61,27 @@ def test_non_numeric_feature_is_named_with_examples():
         validate_features(spec(), raw(a=[1.0, 2.0], colour=["red", "blue"], target=[0, 1]))
 
 
-def test_fractional_or_text_target_is_refused():
+def test_fractional_or_boolean_target_is_refused():
     with pytest.raises(ValidationError, match="non-integer"):
         validate_features(spec(), raw(a=[1.0, 2.0], target=[0.5, 1.0]))
-    with pytest.raises(ValidationError, match="not integer class labels"):
-        validate_features(spec(), raw(a=[1.0, 2.0], target=["yes", "no"]))
+    with pytest.raises(ValidationError, match="boolean"):
+        validate_features(spec(), raw(a=[1.0, 2.0], target=[True, False]))
+
+
+def test_text_labels_get_stable_codes_sorted_or_declared():
+    table, report = validate_features(spec(), raw(a=[1.0, 2.0, 3.0], target=["yes", "no", "yes"]))
+    assert report.label_codes == {"no": 0, "yes": 1}
+    assert table["target"].tolist() == [1, 0, 1] and table["target"].dtype == np.int64
+    declared = spec(classes=["yes", "no"])
+    table, report = validate_features(declared, raw(a=[1.0, 2.0, 3.0], target=["yes", "no", "yes"]))
+    assert report.label_codes == {"yes": 0, "no": 1} and table["target"].tolist() == [0, 1, 0]
+
+
+def test_text_labels_outside_the_declared_classes_are_named():
+    with pytest.raises(ValidationError, match=r"label\(s\) \['maybe'\] not in the declared classes"):
+        validate_features(spec(classes=["yes", "no"]), raw(a=[1.0, 2.0], target=["yes", "maybe"]))
+    with pytest.raises(ValidationError, match="classes declares string labels"):
+        validate_features(spec(classes=["yes", "no"]), raw(a=[1.0, 2.0], target=[0, 1]))
 
 
 def test_missing_target_column_is_named():

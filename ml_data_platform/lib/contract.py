@@ -23,7 +23,7 @@ class Column:
     nullable: bool = True
     finite: bool = False
     unique: bool = False
-    isin: tuple[int, ...] | None = None
+    isin: tuple[int | str, ...] | None = None
     bounds: tuple[float, float] | None = None
 
 
@@ -45,6 +45,13 @@ class Violation:
 
 
 def _dtype_ok(series: pd.Series, dtype: str) -> bool:
+    if dtype == "label":  # raw class labels: integers or text
+        return series.dtype != bool and (
+            pd.api.types.is_integer_dtype(series)
+            or pd.api.types.is_float_dtype(series)
+            or pd.api.types.is_object_dtype(series)
+            or pd.api.types.is_string_dtype(series)
+        )
     if dtype == "numeric":
         return pd.api.types.is_numeric_dtype(series) and series.dtype != bool
     return str(series.dtype) == dtype
@@ -108,7 +115,7 @@ def invalid_rows(frame: pd.DataFrame, contract: Contract) -> np.ndarray:
 
 
 def features_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
-    classes = spec.declared_classes()
+    classes = spec.target_codes()
     bounds = spec.quality.feature_bounds
     return Contract(
         stage="features",
@@ -122,22 +129,19 @@ def features_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contra
     )
 
 
-def quality_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
-    """What makes a row valid at any stage: the features rules, on any numeric dtype."""
+def quality_contract(spec: DatasetSpec, feature_names: Sequence[str], stage: str = "features") -> Contract:
+    """What makes a row valid: the features rules on any numeric dtype; on raw, the target is
+    judged by its declared labels (which may be text) rather than its codes."""
     strict = features_contract(spec, feature_names)
-    relaxed = tuple(
-        Column(
-            c.name,
-            "numeric" if c.dtype in ("float64", "int64") else c.dtype,
-            c.nullable,
-            c.finite,
-            c.unique,
-            c.isin,
-            c.bounds,
-        )
-        for c in strict.columns
-    )
-    return Contract(stage="quality", columns=relaxed, exact_columns=False)
+    labels = spec.declared_classes()
+    relaxed = []
+    for c in strict.columns:
+        if stage == "raw" and c.name == spec.target:
+            relaxed.append(Column(c.name, "label", nullable=False, isin=tuple(labels) if labels else None))
+        else:
+            dtype = "numeric" if c.dtype in ("float64", "int64") else c.dtype
+            relaxed.append(Column(c.name, dtype, c.nullable, c.finite, c.unique, c.isin, c.bounds))
+    return Contract(stage="quality", columns=tuple(relaxed), exact_columns=False)
 
 
 def raw_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
@@ -147,7 +151,7 @@ def raw_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
         columns=(
             Column("sample_index", "int64", nullable=False, unique=True),
             *(Column(n, "numeric") for n in feature_names),
-            Column(spec.target, "numeric"),
+            Column(spec.target, "label"),
             Column("ingested_at", "datetime64[ns, UTC]", nullable=False),
         ),
         exact_columns=False,

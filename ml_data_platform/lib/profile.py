@@ -22,6 +22,8 @@ def profile(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, dict[str, 
     """count, mean, std, min, max, null share and decile edges of each column."""
     result: dict[str, dict[str, Any]] = {}
     for name in columns:
+        if not pd.api.types.is_numeric_dtype(frame[name]) or frame[name].dtype == bool:
+            continue  # text labels: nothing to bin
         values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
         finite = values[np.isfinite(values)]
         entry: dict[str, Any] = {

@@ -20,9 +20,11 @@ class CleaningReport:
     rows_out: int
     non_finite_rows_dropped: int
     duplicate_rows_dropped: int
+    label_codes: dict[str, int] | None = None
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        """The row counts (label_codes aside)."""
+        return {k: v for k, v in asdict(self).items() if k != "label_codes"}
 
 
 def feature_columns(spec: DatasetSpec, columns: list[str]) -> list[str]:
@@ -42,12 +44,37 @@ def _numeric_features(spec: DatasetSpec, raw: pd.DataFrame, names: list[str]) ->
     return raw[names].to_numpy(dtype=np.float64, na_value=np.nan)
 
 
-def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> pd.Series:
+def label_codes(spec: DatasetSpec, target: pd.Series) -> dict[str, int]:
+    """The declared string classes in order, else the labels present sorted: stable codes."""
+    declared = spec.label_mapping()
+    if declared is not None:
+        unknown = sorted(set(target.dropna().astype(str)) - set(declared))
+        if unknown:
+            raise ValidationError(
+                f"dataset {spec.name!r}: target {spec.target!r} has label(s) {unknown[:5]} not in "
+                f"the declared classes {list(declared)}; fix the source or add them to classes"
+            )
+        return declared
+    return {label: code for code, label in enumerate(sorted(target.dropna().astype(str).unique()))}
+
+
+def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.Series, dict[str, int] | None]:
+    """Target as float64 codes (NaN where missing) and the label mapping, if labels are text."""
     target = raw[spec.target]
-    if not pd.api.types.is_numeric_dtype(target) or target.dtype == bool:
+    if target.dtype == bool:
         raise ValidationError(
-            f"dataset {spec.name!r}: target column {spec.target!r} is {target.dtype}, not integer "
-            "class labels; map the labels to integers in the source"
+            f"dataset {spec.name!r}: target column {spec.target!r} is boolean; use integer or "
+            "string class labels"
+        )
+    if not pd.api.types.is_numeric_dtype(target):
+        mapping = label_codes(spec, target)
+        return target.astype(object).map(lambda v: mapping.get(str(v)) if pd.notna(v) else None).astype(
+            np.float64
+        ), mapping
+    if spec.label_mapping() is not None:
+        raise ValidationError(
+            f"dataset {spec.name!r}: target {spec.target!r} holds numbers but classes declares "
+            "string labels; make them agree"
         )
     values = target.astype(np.float64)
     finite = np.isfinite(values)
@@ -57,7 +84,7 @@ def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> pd.Series:
             f"dataset {spec.name!r}: target {spec.target!r} has {int(fractional.sum())} "
             f"non-integer value(s) (e.g. {values[fractional].iloc[0]}); class labels must be integers"
         )
-    return values
+    return values, None
 
 
 def duplicated_rows(values: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -95,7 +122,8 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
         raise ValidationError(f"dataset {spec.name!r}: no feature columns besides the target")
 
     values = _numeric_features(spec, raw, names)  # one float64 copy, rows x features
-    target = _integer_target(spec, raw).to_numpy()
+    target_codes, mapping = _integer_target(spec, raw)
+    target = target_codes.to_numpy()
 
     finite_cells = np.isfinite(values)
     finite = finite_cells.all(axis=1) & np.isfinite(target)
@@ -131,6 +159,7 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
         rows_out=len(table),
         non_finite_rows_dropped=bad_rows,
         duplicate_rows_dropped=duplicates,
+        label_codes=mapping,
     )
     if table.empty:
         raise ValidationError(f"dataset {spec.name!r}: no rows left after cleaning ({report.as_dict()})")
