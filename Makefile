@@ -20,8 +20,9 @@ $(STAMP): pyproject.toml requirements.lock
 run: $(STAMP)
 	$(BIN)/ml-data-platform run
 
+# Tests run on every core (pytest-xdist); each test has its own temp dirs and processes.
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 ui: $(STAMP)
 	$(BIN)/dagster dev -w workspace.yaml
