@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -55,6 +56,22 @@ def write_catalog(folder: Path, catalog: dict) -> Path:
     path = folder / "datasets.yaml"
     path.write_text(yaml.safe_dump(catalog, sort_keys=False))
     return path
+
+
+BIN = Path(sys.executable).parent
+
+
+def materialize_command(selection: str = "*") -> list[str]:
+    """`dagster asset materialize` of the platform's definitions, as a user runs it."""
+    return [
+        str(BIN / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "ml_data_platform.definitions",
+        "--select",
+        selection,
+    ]
 
 
 def process_env(tmp_path: Path, catalog: dict, **extra: str) -> dict[str, str]:

@@ -1,16 +1,20 @@
 """The command lines a user and CI run, in real subprocesses."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from ml_data_platform_tests.conftest import REPO, process_env, small_catalog, write_catalog
-
-BIN = Path(sys.executable).parent
+from ml_data_platform_tests.conftest import (
+    BIN,
+    REPO,
+    materialize_command,
+    process_env,
+    small_catalog,
+    write_catalog,
+)
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -35,7 +39,7 @@ def bad_class_catalog(tmp_path: Path) -> dict:
 def test_dagster_asset_materialize_builds_every_dataset(tmp_path: Path):
     env = process_env(tmp_path, small_catalog(), ML_PLATFORM_STORAGE="duckdb")
     done = run(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_data_platform.definitions", "--select", "*"],
+        materialize_command("*"),
         env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -48,15 +52,7 @@ def test_dagster_asset_materialize_builds_every_dataset(tmp_path: Path):
 def test_selecting_one_group_builds_only_that_dataset(tmp_path: Path):
     env = process_env(tmp_path, small_catalog())
     done = run(
-        [
-            str(BIN / "dagster"),
-            "asset",
-            "materialize",
-            "-m",
-            "ml_data_platform.definitions",
-            "--select",
-            "group:multi",
-        ],
+        materialize_command("group:multi"),
         env,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -67,7 +63,7 @@ def test_selecting_one_group_builds_only_that_dataset(tmp_path: Path):
 def test_failing_blocking_check_fails_the_command_with_the_reason(tmp_path: Path):
     env = process_env(tmp_path, bad_class_catalog(tmp_path))
     done = run(
-        [str(BIN / "dagster"), "asset", "materialize", "-m", "ml_data_platform.definitions", "--select", "*"],
+        materialize_command("*"),
         env,
     )
     assert done.returncode != 0
