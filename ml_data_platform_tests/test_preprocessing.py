@@ -126,3 +126,15 @@ def test_stored_artifact_reproduces_the_exports_in_a_fresh_process(tmp_path: Pat
     )
     assert done.stdout.strip() == "parity", done.stderr
     assert len(load_frame("multi", "test", settings.data_dir)) == 45
+
+
+def test_baseline_fits_on_a_bounded_seeded_sample():
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(700, 2))
+    y = (X[:, 0] > 0).astype(np.int64)
+    parts = {"train": (X[:400], y[:400]), "val": (X[400:550], y[400:550]), "test": (X[550:], y[550:])}
+    _, capped = fit_and_score(parts, seed=0, fit_rows=100)
+    _, again = fit_and_score(parts, seed=0, fit_rows=100)
+    assert capped["train"]["fitted_on_rows"] == 100 and capped == again
+    _, full = fit_and_score(parts, seed=0)
+    assert full["train"]["fitted_on_rows"] == 400
