@@ -138,3 +138,17 @@ def test_baseline_fits_on_a_bounded_seeded_sample():
     assert capped["train"]["fitted_on_rows"] == 100 and capped == again
     _, full = fit_and_score(parts, seed=0)
     assert full["train"]["fitted_on_rows"] == 400
+
+
+def test_fitted_imputer_matches_sklearns_own_median_fit():
+    from sklearn.impute import SimpleImputer
+
+    train = frame(300)
+    ours = fit_preprocessor(train, NAMES)
+    reference = SimpleImputer(strategy="median").fit(train[NAMES].to_numpy())
+    np.testing.assert_array_equal(ours.named_steps["impute"].statistics_, reference.statistics_)
+    probe = frame(20, seed=5)
+    np.testing.assert_array_equal(
+        ours.named_steps["impute"].transform(probe[NAMES].to_numpy()),
+        reference.transform(probe[NAMES].to_numpy()),
+    )

@@ -20,9 +20,14 @@ ARTIFACT = "preprocessor.joblib"
 
 def fit_preprocessor(train: pd.DataFrame, feature_names: list[str]) -> Pipeline:
     """Median imputation then standard scaling, fitted on train rows alone (no leakage)."""
-    pipeline = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
-    pipeline.fit(train[feature_names].to_numpy(dtype=np.float64))
-    return pipeline
+    X = train[feature_names].to_numpy(dtype=np.float64)
+    # SimpleImputer's own median fit goes through masked arrays (~3 s at 700K x 20);
+    # np.nanmedian gives the same medians in a tenth of the time, and an imputer fitted on
+    # that single row of medians holds exactly them, so the artifact stays plain sklearn.
+    medians = np.nanmedian(X, axis=0)
+    imputer = SimpleImputer(strategy="median").fit(medians[np.newaxis, :])
+    scaler = StandardScaler().fit(imputer.transform(X))
+    return Pipeline([("impute", imputer), ("scale", scaler)])
 
 
 def transform(artifact: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
