@@ -85,10 +85,6 @@ class RecentWrites:
         with self._lock:
             self._frames.pop((database, table), None)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._frames.clear()
-
 
 RECENT_WRITES = RecentWrites()
 
