@@ -93,7 +93,8 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         group_name=ds,
         kinds={"pandas"},
         ins={"raw": dg.AssetIn(key=keys["raw"])},
-        description="Validated features: float64 features in a stable order, int64 target, "
+        description="Validated features: float64 (categorical: text) features in a stable order, "
+        "int64 target, "
         f"duplicates {spec.on_duplicates.value}, non-finite rows {spec.on_non_finite.value}.",
     )
     def features(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> dg.Output:
@@ -139,7 +140,8 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         group_name=ds,
         kinds={"sklearn"},
         ins={"train": dg.AssetIn(key=keys["train"])},
-        description="Median imputation and standard scaling fitted on the train split only, "
+        description="Median imputation and standard scaling of numeric features, one-hot "
+        "encoding of categorical ones, fitted on the train split only, "
         f"saved with joblib to <data_dir>/artifacts/{ds}/{ARTIFACT} for serving.",
     )
     def preprocessor(
@@ -147,14 +149,16 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         names = split_features(train)
         path = exports.artifact_path(ds, ARTIFACT)
-        artifact = save_artifact(fit_preprocessor(train, names), names, path)
+        fitted = fit_preprocessor(train, names, spec.categorical_columns, spec.preprocessing.max_categories)
+        artifact = save_artifact(fitted, path)
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(path)),
                 "sha256": dg.MetadataValue.text(file_sha256(path)),
                 "feature_names": dg.MetadataValue.json(names),
+                "output_names": dg.MetadataValue.json(artifact["output_names"]),
                 "versions": dg.MetadataValue.json(artifact["versions"]),
-                "fitted": dg.MetadataValue.json(describe(artifact["pipeline"], names)),
+                "fitted": dg.MetadataValue.json(describe(artifact)),
             }
         )
 
@@ -210,6 +214,8 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
         lineage = {
             "dataset": ds,
             "feature_columns": names,
+            "categorical_columns": [n for n in names if n in spec.categorical_columns],
+            "model_ready_columns": artifact["output_names"],
             "target": spec.target,
             "dagster_run_id": context.run.run_id,
             "upstream_data_versions": {

@@ -34,6 +34,16 @@ def check_safe_name(value: str, what: str) -> str:
     return value
 
 
+def _safe_columns(value: list[str], field: str, what: str) -> list[str]:
+    for column in value:
+        check_safe_name(column, what)
+        if column in RESERVED_COLUMNS:
+            raise ValueError(f"{what} {column!r} is reserved by the platform")
+    if len(set(value)) != len(value):
+        raise ValueError(f"{field} lists a column twice")
+    return value
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -192,6 +202,17 @@ class QualitySpec(_Strict):
         return value
 
 
+class PreprocessingSpec(_Strict):
+    """How the `<ds>/preprocessor` asset encodes features (fitted on the train split only)."""
+
+    max_categories: int = Field(
+        20,
+        ge=2,
+        description="One-hot columns per categorical feature at most; rarer categories share one "
+        "'infrequent' column, and categories unseen in train map there too (or to all zeros).",
+    )
+
+
 class Policy(StrEnum):
     drop = "drop"
     fail = "fail"
@@ -203,9 +224,14 @@ class DatasetSpec(_Strict):
     name: str = Field(description="Safe identifier; prefixes every asset key and table name.")
     description: str = Field("", description="Shown on the assets in the Dagster UI.")
     source: Source = Field(description="Where the raw rows come from.")
-    target: str = Field("target", description="Name of the integer class-label column.")
+    target: str = Field("target", description="Name of the class-label column (integer or text labels).")
     feature_columns: list[str] | None = Field(
         None, description="Feature columns in order; None = every source column but the target."
+    )
+    categorical_columns: list[str] = Field(
+        default_factory=list,
+        description="Feature columns holding categories (text, or numbers used as labels); they are "
+        "kept as text and one-hot encoded by the preprocessor. Every other feature must be numeric.",
     )
     id_column: str | None = Field(
         None, description="Unique integer id column of the source; becomes sample_index (else 0..n-1)."
@@ -227,6 +253,9 @@ class DatasetSpec(_Strict):
         Policy.fail, description="Rows with NaN/inf in a feature or target: drop them, or fail."
     )
     quality: QualitySpec = Field(default_factory=QualitySpec, description="Quality-check thresholds.")
+    preprocessing: PreprocessingSpec = Field(
+        default_factory=PreprocessingSpec, description="Encoding settings of the preprocessor."
+    )
 
     @field_validator("name")
     @classmethod
@@ -257,13 +286,12 @@ class DatasetSpec(_Strict):
             return None
         if not value:
             raise ValueError("feature_columns is empty; list at least one column or omit it")
-        for column in value:
-            check_safe_name(column, "feature column")
-            if column in RESERVED_COLUMNS:
-                raise ValueError(f"feature column {column!r} is reserved by the platform")
-        if len(set(value)) != len(value):
-            raise ValueError("feature_columns lists a column twice")
-        return value
+        return _safe_columns(value, "feature_columns", "feature column")
+
+    @field_validator("categorical_columns")
+    @classmethod
+    def _safe_categoricals(cls, value: list[str]) -> list[str]:
+        return _safe_columns(value, "categorical_columns", "categorical column")
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
@@ -273,6 +301,19 @@ class DatasetSpec(_Strict):
             self.id_column == self.target or self.id_column in (self.feature_columns or [])
         ):
             raise ValueError(f"id_column {self.id_column!r} is also the target or a feature")
+        if self.categorical_columns:
+            if self.target in self.categorical_columns or self.id_column in self.categorical_columns:
+                raise ValueError("categorical_columns lists the target or the id column")
+            outside = [c for c in self.categorical_columns if c not in (self.feature_columns or [c])]
+            if outside:
+                raise ValueError(f"categorical_columns {outside} are not in feature_columns; add them there")
+            if isinstance(self.source, SyntheticSource):
+                raise ValueError(
+                    "categorical_columns needs a file or database source; synthetic rows are numeric"
+                )
+            bounded = sorted(set(self.quality.feature_bounds) & set(self.categorical_columns))
+            if bounded:
+                raise ValueError(f"quality.feature_bounds names categorical column(s) {bounded}")
         if self.id_column is not None and isinstance(self.source, SyntheticSource):
             raise ValueError("id_column needs a file or database source; synthetic rows have none")
         if isinstance(self.source, SyntheticSource):

@@ -87,7 +87,7 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
     @check(
         "raw",
         "raw_schema_and_row_count",
-        "Declared columns present and numeric, sample_index unique 0..n-1, expected row count.",
+        "Declared columns present, numeric unless categorical, sample_index unique, expected row count.",
     )
     def raw_schema(raw: pd.DataFrame) -> dg.AssetCheckResult:
         names = feature_columns(spec, list(raw.columns))
@@ -122,7 +122,8 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
     @check(
         "features",
         "features_schema",
-        "Exact columns in order, float64 finite features, int64 target in the declared classes, "
+        "Exact columns in order, float64 finite features (categorical: text, no nulls), int64 target "
+        "in the declared classes, "
         "unique sample_index, declared feature bounds.",
     )
     def features_schema(features: pd.DataFrame) -> dg.AssetCheckResult:
@@ -205,7 +206,7 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         additional_ins={"features": dg.AssetIn(key=key["features"])},
     )
     def export_integrity(exports: ExportStore, features: pd.DataFrame) -> dg.AssetCheckResult:
-        schema = export_schema(data_features(spec, features), spec.target)
+        schema = export_schema(data_features(spec, features), spec.target, spec.categorical_columns)
         return to_result(verify_exports(exports.dataset_dir(ds), schema))
 
     def latest_scores(context: dg.AssetCheckExecutionContext) -> dict:

@@ -88,11 +88,20 @@ def load_data(
     """`X` (float64, n × features) and `y` (int64) of a split, read from its Parquet export.
 
     `split=None` returns every exported row, as the seed's `load_data(name)` did.
-    `transformed=True` returns the model-ready matrix: the train-fitted preprocessor applied.
+    `transformed=True` returns the model-ready matrix: the train-fitted preprocessor applied
+    (column names in the manifest's `model_ready_columns`). A dataset with categorical
+    features has no untransformed float matrix: use `transformed=True` or `load_frame`.
     """
     out_dir, manifest = _open_export(dataset, data_dir)
+    categorical = manifest.get("categorical_columns") or []
+    if categorical and not transformed:
+        raise ValueError(
+            f"dataset {dataset!r} has categorical feature(s) {categorical}, which are text: use "
+            "load_data(..., transformed=True) for the encoded matrix, or load_frame for the columns"
+        )
     section = "model_ready" if transformed else "splits"
     frame = _read_splits(dataset, out_dir, manifest, split, section)
-    X = frame[manifest["feature_columns"]].to_numpy(dtype=np.float64)
+    columns = manifest.get("model_ready_columns", manifest["feature_columns"]) if transformed else None
+    X = frame[columns or manifest["feature_columns"]].to_numpy(dtype=np.float64)
     y = frame[manifest["target"]].to_numpy(dtype=np.int64)
     return X, y

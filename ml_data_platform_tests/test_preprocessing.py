@@ -40,8 +40,8 @@ def frame(n: int, shift: float = 0.0, seed: int = 0) -> pd.DataFrame:
 
 def test_preprocessor_is_fitted_on_train_rows_only(tmp_path: Path):
     train, test = frame(200), frame(100, shift=10.0, seed=1)
-    artifact = save_artifact(fit_preprocessor(train, NAMES), NAMES, tmp_path / "p.joblib")
-    scaler = artifact["pipeline"].named_steps["scale"]
+    artifact = save_artifact(fit_preprocessor(train, NAMES), tmp_path / "p.joblib")
+    scaler = artifact["numeric"].named_steps["scale"]
     imputed = train["a"].fillna(train["a"].median())
     assert scaler.mean_[0] == pytest.approx(imputed.mean())
     assert transform(artifact, test)[:, 0].mean() > 5  # test keeps its shift: nothing learned from it
@@ -53,7 +53,7 @@ def test_preprocessor_is_fitted_on_train_rows_only(tmp_path: Path):
 
 def test_artifact_round_trip_records_names_and_versions(tmp_path: Path):
     train = frame(50)
-    save_artifact(fit_preprocessor(train, NAMES), NAMES, tmp_path / "p.joblib")
+    save_artifact(fit_preprocessor(train, NAMES), tmp_path / "p.joblib")
     loaded = load_artifact(tmp_path / "p.joblib")
     assert loaded["feature_names"] == NAMES and "scikit-learn" in loaded["versions"]
     with pytest.raises(ValueError, match=r"lacks feature column\(s\) \['b'\]"):
@@ -117,8 +117,8 @@ def test_stored_artifact_reproduces_the_exports_in_a_fresh_process(tmp_path: Pat
         "for split in ('val', 'test'):\n"
         "    frame = pd.read_parquet(root / f'exports/multi/{split}.parquet')\n"
         "    ready = pd.read_parquet(root / f'exports/multi/{split}.model_ready.parquet')\n"
-        "    X = artifact['pipeline'].transform(frame[artifact['feature_names']].to_numpy())\n"
-        "    assert np.array_equal(X, ready[artifact['feature_names']].to_numpy()), split\n"
+        "    X = artifact['numeric'].transform(frame[artifact['numeric_columns']].to_numpy())\n"
+        "    assert np.array_equal(X, ready[artifact['output_names']].to_numpy()), split\n"
         "print('parity')\n"
     )
     done = subprocess.run(
@@ -144,7 +144,7 @@ def test_fitted_imputer_matches_sklearns_own_median_fit():
     from sklearn.impute import SimpleImputer
 
     train = frame(300)
-    ours = fit_preprocessor(train, NAMES)
+    ours = fit_preprocessor(train, NAMES)["numeric"]
     reference = SimpleImputer(strategy="median").fit(train[NAMES].to_numpy())
     np.testing.assert_array_equal(ours.named_steps["impute"].statistics_, reference.statistics_)
     probe = frame(20, seed=5)

@@ -19,7 +19,9 @@ from ml_data_platform.catalog import DatasetSpec
 @dataclass(frozen=True)
 class Column:
     name: str
-    dtype: str  # "float64", "int64", "datetime64[ns, UTC]", or "numeric" (any number type)
+    # "float64", "int64", "datetime64[ns, UTC]", "numeric" (any number type), "text" (strings),
+    # or "label" (numbers or strings, as raw class labels and categories arrive)
+    dtype: str
     nullable: bool = True
     finite: bool = False
     unique: bool = False
@@ -54,6 +56,10 @@ def _dtype_ok(series: pd.Series, dtype: str) -> bool:
         )
     if dtype == "numeric":
         return pd.api.types.is_numeric_dtype(series) and series.dtype != bool
+    if dtype == "text":
+        return (pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)) and (
+            pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+        )
     return str(series.dtype) == dtype
 
 
@@ -114,14 +120,19 @@ def invalid_rows(frame: pd.DataFrame, contract: Contract) -> np.ndarray:
     return bad
 
 
+def _feature_column(spec: DatasetSpec, name: str) -> Column:
+    if name in spec.categorical_columns:
+        return Column(name, "text", nullable=False)
+    return Column(name, "float64", nullable=False, finite=True, bounds=spec.quality.feature_bounds.get(name))
+
+
 def features_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
     classes = spec.target_codes()
-    bounds = spec.quality.feature_bounds
     return Contract(
         stage="features",
         columns=(
             Column("sample_index", "int64", nullable=False, unique=True),
-            *(Column(n, "float64", nullable=False, finite=True, bounds=bounds.get(n)) for n in feature_names),
+            *(_feature_column(spec, n) for n in feature_names),
             Column(spec.target, "int64", nullable=False, isin=tuple(classes) if classes else None),
             Column("ingested_at", "datetime64[ns, UTC]", nullable=False),
         ),
@@ -138,6 +149,8 @@ def quality_contract(spec: DatasetSpec, feature_names: Sequence[str], stage: str
     for c in strict.columns:
         if stage == "raw" and c.name == spec.target:
             relaxed.append(Column(c.name, "label", nullable=False, isin=tuple(labels) if labels else None))
+        elif stage == "raw" and c.name in spec.categorical_columns:
+            relaxed.append(Column(c.name, "label", nullable=False))
         else:
             dtype = "numeric" if c.dtype in ("float64", "int64") else c.dtype
             relaxed.append(Column(c.name, dtype, c.nullable, c.finite, c.unique, c.isin, c.bounds))
@@ -145,12 +158,13 @@ def quality_contract(spec: DatasetSpec, feature_names: Sequence[str], stage: str
 
 
 def raw_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
-    """Raw is as it arrived: declared columns present and numeric; nulls are judged elsewhere."""
+    """Raw is as it arrived: declared columns present, numeric unless categorical; nulls are
+    judged elsewhere."""
     return Contract(
         stage="raw",
         columns=(
             Column("sample_index", "int64", nullable=False, unique=True),
-            *(Column(n, "numeric") for n in feature_names),
+            *(Column(n, "label" if n in spec.categorical_columns else "numeric") for n in feature_names),
             Column(spec.target, "label"),
             Column("ingested_at", "datetime64[ns, UTC]", nullable=False),
         ),

@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -170,12 +170,14 @@ def read_manifest(out_dir: Path) -> dict[str, Any]:
         raise ExportError(f"export manifest {path} is not valid JSON: {error}") from None
 
 
-def export_schema(feature_names: list[str], target: str) -> list[dict[str, str]]:
+def export_schema(
+    feature_names: list[str], target: str, categorical: Collection[str] = ()
+) -> list[dict[str, str]]:
     """The Parquet schema an export must have, derived from the feature table's columns."""
     stamp = "timestamp[ns, tz=UTC]"
     return [
         {"name": "sample_index", "type": "int64"},
-        *({"name": n, "type": "double"} for n in feature_names),
+        *({"name": n, "type": "string" if n in categorical else "double"} for n in feature_names),
         {"name": target, "type": "int64"},
         {"name": "event_timestamp", "type": stamp},
         {"name": "ingested_at", "type": stamp},

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,46 +15,113 @@ import pandas as pd
 import sklearn
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 ARTIFACT = "preprocessor.joblib"
+INFREQUENT = "__infrequent__"
 
 
-def fit_preprocessor(train: pd.DataFrame, feature_names: list[str]) -> Pipeline:
-    """Median imputation then standard scaling, fitted on train rows alone (no leakage)."""
-    X = train[feature_names].to_numpy(dtype=np.float64)
-    # SimpleImputer's own median fit goes through masked arrays (~3 s at 700K x 20);
-    # np.nanmedian gives the same medians in a tenth of the time, and an imputer fitted on
-    # that single row of medians holds exactly them, so the artifact stays plain sklearn.
-    medians = np.nanmedian(X, axis=0)
-    imputer = SimpleImputer(strategy="median").fit(medians[np.newaxis, :])
-    scaler = StandardScaler().fit(imputer.transform(X))
-    return Pipeline([("impute", imputer), ("scale", scaler)])
+def _text(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """Categorical columns as an object array, missing values as NaN (what sklearn expects)."""
+    values = frame[names].to_numpy(dtype=object)
+    values[pd.isna(values)] = np.nan
+    return values
+
+
+def fit_preprocessor(
+    train: pd.DataFrame,
+    feature_names: list[str],
+    categorical: Sequence[str] = (),
+    max_categories: int = 20,
+) -> dict[str, Any]:
+    """Fitted on train rows alone (no leakage): median imputation then standard scaling of the
+    numeric features, one-hot encoding of the categorical ones.
+
+    Returns the plain-sklearn parts and column lists that `transform` applies; the two parts
+    are kept apart (not one ColumnTransformer) so the numeric fit can use the fast median below.
+    """
+    numeric = [n for n in feature_names if n not in categorical]
+    text = [n for n in feature_names if n in categorical]
+    fitted: dict[str, Any] = {
+        "feature_names": list(feature_names),
+        "numeric_columns": numeric,
+        "categorical_columns": text,
+        "numeric": None,
+        "categorical": None,
+    }
+    output = list(numeric)
+    if numeric:
+        X = train[numeric].to_numpy(dtype=np.float64)
+        # SimpleImputer's own median fit goes through masked arrays (~3 s at 700K x 20);
+        # np.nanmedian gives the same medians in a tenth of the time, and an imputer fitted on
+        # that single row of medians holds exactly them, so the artifact stays plain sklearn.
+        medians = np.nanmedian(X, axis=0)
+        imputer = SimpleImputer(strategy="median").fit(medians[np.newaxis, :])
+        scaler = StandardScaler().fit(imputer.transform(X))
+        fitted["numeric"] = Pipeline([("impute", imputer), ("scale", scaler)])
+    if text:
+        # Categories rarer than the top `max_categories` share one column, and a category never
+        # seen in train maps to it at serving time (or to all zeros when there is none).
+        encoder = OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            max_categories=max_categories,
+            sparse_output=False,
+            dtype=np.float64,
+        ).fit(_text(train, text))
+        fitted["categorical"] = encoder
+        output += _one_hot_names(encoder, text)
+    fitted["output_names"] = output
+    return fitted
+
+
+def _one_hot_names(encoder: OneHotEncoder, columns: list[str]) -> list[str]:
+    """`column=category` per one-hot output (sklearn's order: frequent categories, then the
+    infrequent bucket); '=' cannot occur in a column name, so these never collide."""
+    names = []
+    for column, categories, infrequent in zip(
+        columns, encoder.categories_, encoder.infrequent_categories_, strict=True
+    ):
+        rare = set() if infrequent is None else set(infrequent.tolist())
+        names += [f"{column}={c}" for c in categories.tolist() if c not in rare]
+        if rare:
+            names.append(f"{column}={INFREQUENT}")
+    if len(names) != len(encoder.get_feature_names_out()):
+        raise AssertionError("one-hot output names out of step with the encoder")
+    return names
 
 
 def transform(artifact: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
-    """Model-ready float64 matrix of `frame`, columns in the artifact's feature order."""
-    names = artifact["feature_names"]
-    missing = [n for n in names if n not in frame.columns]
+    """Model-ready float64 matrix of `frame`: scaled numeric features in the artifact's order,
+    then the one-hot columns (names in artifact["output_names"])."""
+    missing = [n for n in artifact["feature_names"] if n not in frame.columns]
     if missing:
         raise ValueError(f"frame lacks feature column(s) {missing} the preprocessor was fitted on")
-    return artifact["pipeline"].transform(frame[names].to_numpy(dtype=np.float64))
+    parts = []
+    if artifact["numeric"] is not None:
+        parts.append(
+            artifact["numeric"].transform(frame[artifact["numeric_columns"]].to_numpy(dtype=np.float64))
+        )
+    if artifact["categorical"] is not None:
+        with warnings.catch_warnings():  # unseen categories are expected at serving time
+            warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
+            parts.append(artifact["categorical"].transform(_text(frame, artifact["categorical_columns"])))
+    return parts[0] if len(parts) == 1 else np.hstack(parts)
 
 
 def model_ready(artifact: dict[str, Any], split: pd.DataFrame, target: str) -> pd.DataFrame:
-    """sample_index, the transformed features (same names) and the target."""
+    """sample_index, the transformed features (output names) and the target."""
     matrix = transform(artifact, split)
-    frame = pd.DataFrame(matrix, columns=artifact["feature_names"])
+    frame = pd.DataFrame(matrix, columns=artifact["output_names"])
     frame.insert(0, "sample_index", split["sample_index"].to_numpy())
     frame[target] = split[target].to_numpy()
     return frame
 
 
-def save_artifact(pipeline: Pipeline, feature_names: list[str], path: Path) -> dict[str, Any]:
-    """Write {pipeline, feature_names, versions} with joblib to a temp file, then rename."""
+def save_artifact(fitted: dict[str, Any], path: Path) -> dict[str, Any]:
+    """Write the fitted parts, column names and library versions with joblib to a temp file,
+    then rename."""
     artifact = {
-        "pipeline": pipeline,
-        "feature_names": list(feature_names),
+        **fitted,
         "versions": {
             "scikit-learn": sklearn.__version__,
             "numpy": np.__version__,
@@ -80,14 +149,28 @@ def load_artifact(path: Path) -> dict[str, Any]:
     return joblib.load(path)
 
 
-def describe(pipeline: Pipeline, feature_names: list[str]) -> dict[str, dict[str, float]]:
+def describe(artifact: dict[str, Any], limit: int = 20) -> dict[str, dict[str, Any]]:
     """Fitted parameters per feature, for the UI."""
-    imputer, scaler = pipeline.named_steps["impute"], pipeline.named_steps["scale"]
-    return {
-        name: {
-            "impute": float(imputer.statistics_[i]),
-            "mean": float(scaler.mean_[i]),
-            "scale": float(scaler.scale_[i]),
-        }
-        for i, name in enumerate(feature_names)
-    }
+    result: dict[str, dict[str, Any]] = {}
+    if artifact["numeric"] is not None:
+        imputer = artifact["numeric"].named_steps["impute"]
+        scaler = artifact["numeric"].named_steps["scale"]
+        for i, name in enumerate(artifact["numeric_columns"]):
+            result[name] = {
+                "impute": float(imputer.statistics_[i]),
+                "mean": float(scaler.mean_[i]),
+                "scale": float(scaler.scale_[i]),
+            }
+    if artifact["categorical"] is not None:
+        encoder = artifact["categorical"]
+        for name, categories, rare in zip(
+            artifact["categorical_columns"], encoder.categories_, encoder.infrequent_categories_, strict=True
+        ):
+            rare = [] if rare is None else rare.tolist()
+            kept = [c for c in categories.tolist() if c not in set(rare)]
+            result[name] = {
+                "one_hot": kept[:limit],
+                "columns": len(kept) + bool(rare),
+                "infrequent": len(rare),
+            }
+    return result

@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 
 from ml_data_platform.lib.contract import Contract, evaluate, invalid_rows
-from ml_data_platform.lib.profile import psi, psi_against_profile, thin
+from ml_data_platform.lib.profile import (
+    categorical_psi,
+    categorical_psi_against_profile,
+    category_counts,
+    is_categorical,
+    psi,
+    psi_against_profile,
+    thin,
+)
 from ml_data_platform.lib.splitting import allocate, min_rows_per_class
 
 ERROR = "ERROR"
@@ -185,14 +193,23 @@ def _previous_note(previous: Mapping[str, Any] | None) -> str | None:
 def check_learned_bounds(
     frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, margin: float
 ) -> Outcome:
-    """Values outside the previous materialization's range widened by `margin` std (WARN)."""
+    """Values outside the previous materialization's range widened by `margin` std, and
+    categories it never held (WARN)."""
     note = _previous_note(previous)
     if note:
         return Outcome(True, note, severity=WARN)
     outside: dict[str, int] = {}
     bounds: dict[str, list[float]] = {}
+    new_categories: dict[str, list[str]] = {}
     for name in features:
         ref = previous.get(name, {})
+        if ref.get("kind") == "categorical":
+            if ref["other_share"] == 0:  # the stored profile lists every category it saw
+                unseen = ~frame[name].isin(list(ref["shares"])) & frame[name].notna()
+                if unseen.any():
+                    outside[name] = int(unseen.sum())
+                    new_categories[name] = sorted(frame.loc[unseen, name].astype(str).unique())[:5]
+            continue
         if "min" not in ref:
             continue
         low, high = ref["min"] - margin * ref["std"], ref["max"] + margin * ref["std"]
@@ -204,9 +221,10 @@ def check_learned_bounds(
     return Outcome(
         passed=not outside,
         summary=f"values outside learned bounds: {outside}"
+        + (f"; new categories: {new_categories}" if new_categories else "")
         if outside
         else "every value within the learned bounds",
-        observed={"rows_outside": outside},
+        observed={"rows_outside": outside, "new_categories": new_categories},
         threshold={"bounds": bounds, "margin_std": margin},
         severity=WARN,
     )
@@ -222,9 +240,11 @@ def check_drift(
     scores = {}
     for name in features:
         if name in previous:
-            value = psi_against_profile(
-                frame[name].to_numpy(dtype=np.float64, na_value=np.nan), previous[name]
-            )
+            if previous[name].get("kind") == "categorical":
+                value = categorical_psi_against_profile(frame[name], previous[name])
+            else:
+                values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+                value = psi_against_profile(values, previous[name])
             if value is not None:
                 scores[name] = round(value, 4)
     worst = sorted(((v, k) for k, v in scores.items() if v > threshold), reverse=True)
@@ -246,9 +266,16 @@ def check_drift(
 def check_split_distribution(
     train: pd.DataFrame, test: pd.DataFrame, features: list[str], threshold: float
 ) -> Outcome:
-    """Train vs test PSI per feature on train's quantile bins: wildly apart splits are a WARN."""
+    """Train vs test PSI per feature on train's quantile bins (categories for text features):
+    wildly apart splits are a WARN."""
     scores = {}
     for name in features:
+        if is_categorical(train[name]):
+            if train[name].notna().any() and test[name].notna().any():
+                scores[name] = round(
+                    categorical_psi(category_counts(train[name]), category_counts(test[name])), 4
+                )
+            continue
         a = train[name].to_numpy(dtype=np.float64, na_value=np.nan)
         b = test[name].to_numpy(dtype=np.float64, na_value=np.nan)
         a, b = a[np.isfinite(a)], b[np.isfinite(b)]

@@ -107,8 +107,13 @@ def _read_one(spec: DatasetSpec, path: Path) -> pd.DataFrame:
     source: FileSource = spec.source
     if path.stat().st_size == 0:
         raise SourceError(f"dataset {spec.name!r}: source file {path} is empty")
+    # Category and declared text-label columns are read as text, so "007" stays "007".
+    text = [*spec.categorical_columns, *([spec.target] if spec.label_mapping() else [])]
     try:
-        frame = pd.read_csv(path) if source.format is FileFormat.csv else pd.read_parquet(path)
+        if source.format is FileFormat.csv:
+            frame = pd.read_csv(path, dtype=dict.fromkeys(text, str))
+        else:
+            frame = pd.read_parquet(path)
     except Exception as error:  # the readers raise many types; name the file and format
         raise SourceError(
             f"dataset {spec.name!r}: cannot read {path} as {source.format.value}: {error}; "

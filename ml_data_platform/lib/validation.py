@@ -36,12 +36,37 @@ def feature_columns(spec: DatasetSpec, columns: list[str]) -> list[str]:
 def _numeric_features(spec: DatasetSpec, raw: pd.DataFrame, names: list[str]) -> np.ndarray:
     bad = [c for c in names if not pd.api.types.is_numeric_dtype(raw[c]) or raw[c].dtype == bool]
     if bad:
-        examples = {c: raw[c].dropna().astype(str).head(2).tolist() for c in bad}
+        examples = {c: _non_numeric_examples(raw[c]) for c in bad}
         raise ValidationError(
             f"dataset {spec.name!r}: feature column(s) {bad} are not numeric (e.g. {examples}); "
-            "fix the source values or leave the columns out via feature_columns"
+            "fix the source values, list the columns under categorical_columns if they hold "
+            "categories, or leave them out via feature_columns"
         )
     return raw[names].to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _non_numeric_examples(series: pd.Series) -> list[str]:
+    """The first values that do not parse as numbers (or any values, for booleans)."""
+    values = series.dropna()
+    if series.dtype != bool:
+        values = values[pd.to_numeric(values, errors="coerce").isna()]
+    return values.astype(str).head(2).tolist()
+
+
+def categorical_values(series: pd.Series) -> np.ndarray:
+    """A categorical column as an object array of str (None where missing).
+
+    Numbers become their text ("3", not "3.0", for whole floats), so a column of codes read
+    as int from one file and as float from another (a NaN forces float) gives equal labels.
+    """
+    missing = series.isna().to_numpy()
+    if pd.api.types.is_float_dtype(series):
+        present = series.to_numpy(dtype=np.float64, na_value=np.nan)[~missing]
+        if np.isfinite(present).all() and np.array_equal(present, np.round(present)):
+            series = series.astype("Int64")
+    result = series.astype(str).to_numpy(dtype=object)
+    result[missing] = None
+    return result
 
 
 def label_codes(spec: DatasetSpec, target: pd.Series) -> dict[str, int]:
@@ -87,26 +112,31 @@ def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.Series, di
     return values, None
 
 
-def duplicated_rows(values: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Rows whose features (2-D `values`) and target equal an earlier row's, exactly.
+def duplicated_rows(values: np.ndarray, target: np.ndarray, text: list[np.ndarray] = ()) -> np.ndarray:
+    """Rows whose features (2-D float `values` plus `text` columns) and target equal an
+    earlier row's, exactly.
 
     Row hashes narrow the search first (DataFrame.duplicated over many float columns is
     slow); only rows sharing a hash are compared value by value, so a collision cannot drop
     a distinct row.
     """
     hashes = pd.util.hash_array(target)
-    for j in range(values.shape[1]):
-        hashes = hashes * np.uint64(0x100000001B3) ^ pd.util.hash_array(values[:, j])
+    columns = [values[:, j] for j in range(values.shape[1])] + list(text)
+    for column in columns:
+        hashes = hashes * np.uint64(0x100000001B3) ^ pd.util.hash_array(column)
     candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
     result = np.zeros(len(target), dtype=bool)
     if candidates.any():
-        exact = pd.DataFrame(values[candidates]).assign(_target=target[candidates])
+        exact = pd.DataFrame({i: c[candidates] for i, c in enumerate(columns)}).assign(
+            _target=target[candidates]
+        )
         result[candidates] = exact.duplicated(keep="first").to_numpy()
     return result
 
 
 def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
-    """Typed features (float64) and target (int64), rows cleaned per the spec's policies.
+    """Typed features (float64, categorical ones as text) and target (int64), rows cleaned
+    per the spec's policies.
 
     Output columns: sample_index, the features in declared order, the target, ingested_at.
     """
@@ -121,24 +151,32 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
     if not names:
         raise ValidationError(f"dataset {spec.name!r}: no feature columns besides the target")
 
-    values = _numeric_features(spec, raw, names)  # one float64 copy, rows x features
+    categorical = [n for n in names if n in spec.categorical_columns]
+    numeric = [n for n in names if n not in spec.categorical_columns]
+    values = _numeric_features(spec, raw, numeric)  # one float64 copy, rows x numeric features
+    text = {n: categorical_values(raw[n]) for n in categorical}
     target_codes, mapping = _integer_target(spec, raw)
     target = target_codes.to_numpy()
 
     finite_cells = np.isfinite(values)
     finite = finite_cells.all(axis=1) & np.isfinite(target)
+    missing_text = {n: pd.isna(column) for n, column in text.items()}
+    for mask in missing_text.values():
+        finite &= ~mask
     bad_rows = int((~finite).sum())
     if bad_rows and spec.on_non_finite is Policy.fail:
-        per_column = {n: int(c) for n, c in zip(names, (~finite_cells).sum(axis=0), strict=True) if c}
+        per_column = {n: int(c) for n, c in zip(numeric, (~finite_cells).sum(axis=0), strict=True) if c}
+        per_column.update({n: int(m.sum()) for n, m in missing_text.items() if m.any()})
         if not np.isfinite(target).all():
             per_column[spec.target] = int((~np.isfinite(target)).sum())
         raise ValidationError(
-            f"dataset {spec.name!r}: {bad_rows} row(s) hold NaN or ±inf (per column: {per_column}); "
+            f"dataset {spec.name!r}: {bad_rows} row(s) hold NaN, ±inf or a missing category "
+            f"(per column: {per_column}); "
             "fix the source, or set on_non_finite: drop in the catalog to drop those rows"
         )
 
     kept = np.flatnonzero(finite)
-    duplicated = duplicated_rows(values[kept], target[kept])
+    duplicated = duplicated_rows(values[kept], target[kept], [c[kept] for c in text.values()])
     duplicates = int(duplicated.sum())
     sample_index = raw["sample_index"].to_numpy(dtype=np.int64)
     if duplicates and spec.on_duplicates is Policy.fail:
@@ -149,7 +187,9 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
         )
     kept = kept[~duplicated]
 
-    table = pd.DataFrame(values[kept], columns=names)  # one block, no consolidation copies
+    table = pd.DataFrame(values[kept], columns=numeric)  # one block, no consolidation copies
+    for name in categorical:  # back into declared order
+        table.insert(names.index(name), name, text[name][kept])
     table.insert(0, "sample_index", sample_index[kept])
     table[spec.target] = target[kept].astype(np.int64)
     table["ingested_at"] = raw["ingested_at"].array.take(kept)  # keeps the UTC dtype
