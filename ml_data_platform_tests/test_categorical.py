@@ -220,7 +220,7 @@ def categorical_catalog(path: Path) -> dict:
         "datasets": [
             {
                 "name": "shop",
-                "source": {"type": "file", "path": str(path)},
+                "source": {"type": "file", "path": str(path), "format": "parquet" if path.is_dir() else None},
                 "target": "churn",
                 "id_column": "uid",
                 "classes": ["stayed", "churned"],
@@ -230,16 +230,29 @@ def categorical_catalog(path: Path) -> dict:
     }
 
 
-def write_source(folder: Path, suffix: str, n: int = 400) -> Path:
+def write_source(folder: Path, kind: str, n: int = 400) -> Path:
+    """shop.csv, shop.parquet, or a folder of two Parquet files read together."""
     rows = raw_rows(n).drop(columns=["sample_index", "ingested_at"])
     rows.insert(0, "uid", np.arange(n) * 3 + 100)
     rows["churn"] = np.where(rows.pop("target") == 1, "churned", "stayed")
-    path = folder / f"shop.{suffix}"
-    rows.to_csv(path, index=False) if suffix == "csv" else rows.to_parquet(path, index=False)
+    if kind == "folder":
+        landing = folder / "landing"
+        landing.mkdir()
+        rows.iloc[: n // 2].to_parquet(landing / "part_a.parquet", index=False)
+        rows.iloc[n // 2 :].to_parquet(landing / "part_b.parquet", index=False)
+        return landing
+    path = folder / f"shop.{kind}"
+    rows.to_csv(path, index=False) if kind == "csv" else rows.to_parquet(path, index=False)
     return path
 
 
-@pytest.fixture(params=["csv", "parquet"])
+def read_back(source: Path) -> pd.DataFrame:
+    if source.is_dir():
+        return pd.concat([pd.read_parquet(p) for p in sorted(source.iterdir())], ignore_index=True)
+    return pd.read_csv(source) if source.suffix == ".csv" else pd.read_parquet(source)
+
+
+@pytest.fixture(params=["csv", "parquet", "folder"])
 def categorical_run(request, tmp_path: Path, storage: Storage) -> tuple[Settings, Path]:
     source = write_source(tmp_path, request.param)
     settings = make_settings(tmp_path, storage, categorical_catalog(source))
@@ -250,8 +263,9 @@ def categorical_run(request, tmp_path: Path, storage: Storage) -> tuple[Settings
 
 def test_categorical_dataset_round_trips_exactly_to_the_exports(categorical_run):
     settings, source = categorical_run
-    original = pd.read_csv(source) if source.suffix == ".csv" else pd.read_parquet(source)
+    original = read_back(source)
     exported = load_frame("shop", data_dir=settings.data_dir).set_index("sample_index")
+    assert sorted(exported.index) == sorted(original["uid"])
     expected = original.set_index("uid").loc[exported.index]
     np.testing.assert_array_equal(exported["a"].to_numpy(), expected["a"].to_numpy())
     assert exported["color"].tolist() == expected["color"].tolist()
