@@ -51,6 +51,22 @@ def test_duplicates_dropped_by_default_keep_first():
     assert report.duplicate_rows_dropped == 1
 
 
+def test_duplicates_match_a_pandas_reference_on_many_rows():
+    """Hashing narrows the search; the result must equal DataFrame.duplicated exactly,
+    including -0.0 == 0.0 and rows that differ in a single column or only in the target."""
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 4, 3000).astype(np.float64)
+    b = rng.integers(0, 3, 3000).astype(np.float64)
+    a[rng.random(3000) < 0.3] *= -1  # -0.0 among the zeros
+    target = rng.integers(0, 2, 3000)
+    table, report = validate_features(spec(), raw(a=a, b=b, target=target))
+    expected = pd.DataFrame({"a": a, "b": b, "t": target}).duplicated(keep="first").to_numpy()
+    assert table["sample_index"].tolist() == np.flatnonzero(~expected).tolist()
+    assert report.duplicate_rows_dropped == int(expected.sum()) > 0
+    table, _ = validate_features(spec(), raw(a=[0.0, -0.0, 1.0], target=[0, 0, 1]))
+    assert table["sample_index"].tolist() == [0, 2]  # -0.0 == 0.0, as pandas compares them
+
+
 def test_duplicates_fail_by_policy():
     with pytest.raises(ValidationError, match="repeat an earlier row"):
         validate_features(spec(on_duplicates="fail"), raw(a=[1.0, 1.0], target=[0, 0]))

@@ -51,13 +51,13 @@ def fit_preprocessor(
     }
     output = list(numeric)
     if numeric:
-        X = train[numeric].to_numpy(dtype=np.float64)
+        X = numeric_matrix(train, numeric)
         # SimpleImputer's own median fit goes through masked arrays (~3 s at 700K x 20);
         # np.nanmedian gives the same medians in a tenth of the time, and an imputer fitted on
         # that single row of medians holds exactly them, so the artifact stays plain sklearn.
         medians = np.nanmedian(X, axis=0)
         imputer = SimpleImputer(strategy="median").fit(medians[np.newaxis, :])
-        scaler = StandardScaler().fit(imputer.transform(X))
+        scaler = StandardScaler().fit(_impute(imputer, X))
         fitted["numeric"] = Pipeline([("impute", imputer), ("scale", scaler)])
     if text:
         # Categories rarer than the top `max_categories` share one column, and a category never
@@ -72,6 +72,23 @@ def fit_preprocessor(
         output += _one_hot_names(encoder, text)
     fitted["output_names"] = output
     return fitted
+
+
+def numeric_matrix(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
+    """float64 rows x `names`, column-major: one contiguous copy per column, which is what
+    the median and the scaler read fastest (a DataFrame column selection copies twice)."""
+    X = np.empty((len(frame), len(names)), dtype=np.float64, order="F")
+    for j, name in enumerate(names):
+        X[:, j] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    return X
+
+
+def _impute(imputer: SimpleImputer, X: np.ndarray) -> np.ndarray:
+    """`imputer.transform(X)`, skipped when it would change nothing (no NaN, no column
+    dropped for having no values in train): it copies the whole matrix either way."""
+    if np.isnan(X).any() or not np.isfinite(imputer.statistics_).all():
+        return imputer.transform(X)
+    return X
 
 
 def _one_hot_names(encoder: OneHotEncoder, columns: list[str]) -> list[str]:
@@ -98,14 +115,23 @@ def transform(artifact: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
         raise ValueError(f"frame lacks feature column(s) {missing} the preprocessor was fitted on")
     parts = []
     if artifact["numeric"] is not None:
-        parts.append(
-            artifact["numeric"].transform(frame[artifact["numeric_columns"]].to_numpy(dtype=np.float64))
-        )
+        steps = artifact["numeric"].named_steps
+        X = _impute(steps["impute"], numeric_matrix(frame, artifact["numeric_columns"]))
+        parts.append(steps["scale"].transform(X, copy=False))  # X is our own copy: scale in place
     if artifact["categorical"] is not None:
         with warnings.catch_warnings():  # unseen categories are expected at serving time
             warnings.filterwarnings("ignore", message="Found unknown categories", category=UserWarning)
             parts.append(artifact["categorical"].transform(_text(frame, artifact["categorical_columns"])))
-    return parts[0] if len(parts) == 1 else np.hstack(parts)
+    if len(parts) == 1:
+        return parts[0]
+    # Column-major like the numeric part, so each output column is contiguous (Arrow and
+    # Parquet take such columns without copying them).
+    out = np.empty((len(frame), sum(p.shape[1] for p in parts)), dtype=np.float64, order="F")
+    start = 0
+    for part in parts:
+        out[:, start : start + part.shape[1]] = part
+        start += part.shape[1]
+    return out
 
 
 def model_ready(artifact: dict[str, Any], split: pd.DataFrame, target: str) -> pd.DataFrame:

@@ -45,7 +45,8 @@ def generate_synthetic(spec: DatasetSpec) -> pd.DataFrame:
         random_state=spec.seed,
     )
     names = spec.feature_columns or [f"feature_{i}" for i in range(source.n_features)]
-    frame = pd.DataFrame(X.astype(np.float64, copy=False), columns=names)
+    # Column-major, so each feature column is contiguous for every later pass.
+    frame = pd.DataFrame(np.asfortranarray(X, dtype=np.float64), columns=names)
     frame[spec.target] = y.astype(np.int64, copy=False)
     return frame
 
@@ -234,7 +235,8 @@ def stamp_raw(
     Without an id column the identity is the row position 0..n-1; with one, it is the id,
     and rows are ordered by it so the same rows in another file order split the same way.
     """
-    stamped = frame.reset_index(drop=True)
+    stamped = frame.copy(deep=False)  # new columns go on a new frame; the data is shared
+    stamped.index = pd.RangeIndex(len(stamped))
     if id_column is None:
         stamped.insert(0, "sample_index", np.arange(len(stamped), dtype=np.int64))
     else:

@@ -87,5 +87,7 @@ def stratified_split(
     splits = {}
     for name, parts in positions.items():
         rows = np.sort(np.concatenate(parts))
-        splits[name] = table.iloc[rows].reset_index(drop=True)
+        part = table.iloc[rows]  # one copy; reset_index would make a second
+        part.index = pd.RangeIndex(len(part))
+        splits[name] = part
     return splits

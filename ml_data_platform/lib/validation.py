@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -42,7 +43,12 @@ def _numeric_features(spec: DatasetSpec, raw: pd.DataFrame, names: list[str]) ->
             "fix the source values, list the columns under categorical_columns if they hold "
             "categories, or leave them out via feature_columns"
         )
-    return raw[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    # One column-major copy, filled column by column (a DataFrame column selection would copy
+    # once more before to_numpy does).
+    values = np.empty((len(raw), len(names)), dtype=np.float64, order="F")
+    for j, name in enumerate(names):
+        values[:, j] = raw[name].to_numpy(dtype=np.float64, na_value=np.nan)
+    return values
 
 
 def _non_numeric_examples(series: pd.Series) -> list[str]:
@@ -112,18 +118,28 @@ def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.Series, di
     return values, None
 
 
-def duplicated_rows(values: np.ndarray, target: np.ndarray, text: list[np.ndarray] = ()) -> np.ndarray:
+def _word(column: np.ndarray) -> np.ndarray:
+    """64-bit words standing for a column's values: float bits as they are (+0.0 folds -0.0
+    into 0.0, which compare equal), text through pandas' value hash."""
+    if column.dtype == np.float64:
+        return (column + 0.0).view(np.uint64)
+    return pd.util.hash_array(column)
+
+
+def duplicated_rows(values: np.ndarray, target: np.ndarray, text: Sequence[np.ndarray] = ()) -> np.ndarray:
     """Rows whose features (2-D float `values` plus `text` columns) and target equal an
     earlier row's, exactly.
 
-    Row hashes narrow the search first (DataFrame.duplicated over many float columns is
-    slow); only rows sharing a hash are compared value by value, so a collision cannot drop
-    a distinct row.
+    A multiply-xor hash of each row's 64-bit words narrows the search first (DataFrame.duplicated
+    over many float columns is slow, and hashing every float through pandas costs more than
+    the rest of validation); only rows sharing a hash are compared value by value, so a
+    collision cannot drop a distinct row.
     """
-    hashes = pd.util.hash_array(target)
     columns = [values[:, j] for j in range(values.shape[1])] + list(text)
+    hashes = target.astype(np.float64).view(np.uint64).copy()
     for column in columns:
-        hashes = hashes * np.uint64(0x100000001B3) ^ pd.util.hash_array(column)
+        hashes *= np.uint64(0x100000001B3)
+        hashes ^= _word(column)
     candidates = pd.Series(hashes).duplicated(keep=False).to_numpy()
     result = np.zeros(len(target), dtype=bool)
     if candidates.any():
@@ -132,6 +148,16 @@ def duplicated_rows(values: np.ndarray, target: np.ndarray, text: list[np.ndarra
         )
         result[candidates] = exact.duplicated(keep="first").to_numpy()
     return result
+
+
+def take_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """`values[rows]` in column-major order (as it came, when every row is kept)."""
+    if len(rows) == len(values) and values.flags.f_contiguous:
+        return values
+    out = np.empty((len(rows), values.shape[1]), dtype=values.dtype, order="F")
+    for j in range(values.shape[1]):
+        np.take(values[:, j], rows, out=out[:, j])
+    return out
 
 
 def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
@@ -187,7 +213,9 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
         )
     kept = kept[~duplicated]
 
-    table = pd.DataFrame(values[kept], columns=numeric)  # one block, no consolidation copies
+    # One float block whose columns are contiguous: every later per-column pass (checks,
+    # profiles, hashing, splits) then reads memory in order.
+    table = pd.DataFrame(take_rows(values, kept), columns=numeric)
     for name in categorical:  # back into declared order
         table.insert(names.index(name), name, text[name][kept])
     table.insert(0, "sample_index", sample_index[kept])
