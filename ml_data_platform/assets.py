@@ -5,6 +5,7 @@ Assets only wire pure functions together; the checks that guard them live in che
 
 import warnings
 from datetime import UTC, datetime
+from functools import partial
 from importlib.metadata import version
 
 import dagster as dg
@@ -41,7 +42,7 @@ def label_metadata(codes: dict[str, int] | None) -> dict:
 
 def content_version(frame: pd.DataFrame) -> dg.DataVersion:
     """Rows and dtypes, not the ingestion time: the same seed gives the same version."""
-    return dg.DataVersion(frame_fingerprint(frame.drop(columns=["ingested_at"], errors="ignore")))
+    return dg.DataVersion(frame_fingerprint(frame, skip={"ingested_at"}))
 
 
 def quality_metadata(spec: DatasetSpec, frame: pd.DataFrame, names: list[str], stage: str) -> dict:
@@ -230,8 +231,8 @@ def build_dataset_assets(spec: DatasetSpec) -> list[dg.AssetsDefinition]:
             "config": spec.model_dump(mode="json"),
             "versions": {p: version(p) for p in ("dagster", "pandas", "scikit-learn", "pyarrow")},
         }
-        frames = {n: export_frame(f, names, spec.target) for n, f in inputs.items()}
-        ready = {n: model_ready(artifact, f, spec.target) for n, f in inputs.items()}
+        frames = {n: partial(export_frame, f, names, spec.target) for n, f in inputs.items()}
+        ready = {n: partial(model_ready, artifact, f, spec.target) for n, f in inputs.items()}
         manifest = write_exports(frames, out_dir, exports.root, lineage, model_ready=ready)
         return dg.MaterializeResult(
             metadata={

@@ -1,12 +1,15 @@
 """The quality suite: asset checks per dataset, built from the pure functions in lib/.
 
-Checks are standalone `@asset_check`s so the same definitions gate materializations and run
-alone (the `checks_only` job, `ml-data-platform check`). In a materialization run they read
-the frame the asset just wrote from the IO manager's in-run memory, not from storage.
+Checks are asset checks separate from the assets (one multi-asset check step per asset, each
+check selectable on its own), so the same definitions gate materializations and run alone
+(the `checks_only` job, `ml-data-platform check`). In a materialization run they read the
+frame the asset just wrote from the IO manager's in-run memory, not from storage.
 """
 
+import inspect
 import warnings
-from collections.abc import Callable, Mapping
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -60,6 +63,11 @@ def previous_profile(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -
     return entry.value if entry is not None else None
 
 
+def check_op_name(dataset: str, stage: str) -> str:
+    """The op (step) that runs every check of `<dataset>/<stage>`."""
+    return f"{dataset}__{stage}_checks"
+
+
 def data_features(spec: DatasetSpec, frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c != spec.target and c not in PLATFORM_COLUMNS]
 
@@ -71,15 +79,23 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
     q = spec.quality
     expected_rows = spec.source.n_samples if isinstance(spec.source, SyntheticSource) else None
     ratios = spec.split.as_dict()
-    checks: list[dg.AssetChecksDefinition] = []
+    registered: dict[str, list[tuple[dg.AssetCheckSpec, Callable]]] = defaultdict(list)
 
-    def check(asset: str, name: str, description: str, blocking: bool = True, **kwargs) -> Callable:
+    def check(
+        asset: str, name: str, description: str, blocking: bool = True, reads: tuple[str, ...] = ()
+    ) -> Callable:
+        """Register a check of `asset` that also `reads` those stages; its function takes any of
+        context, exports and the stage frames (raw, features, train, val, test) by name."""
+
         def register(fn: Callable) -> Callable:
-            checks.append(
-                dg.asset_check(
-                    asset=key[asset], name=name, description=description, blocking=blocking, **kwargs
-                )(fn)
+            spec = dg.AssetCheckSpec(
+                name,
+                asset=key[asset],
+                description=description,
+                blocking=blocking,
+                additional_deps=[key[stage] for stage in reads],
             )
+            registered[asset].append((spec, fn))
             return fn
 
         return register
@@ -171,14 +187,12 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
             check_learned_bounds(features, data_features(spec, features), previous, q.learned_bounds_margin)
         )
 
-    split_ins = {n: dg.AssetIn(key=key[n]) for n in SPLITS if n != "train"}
-
     @check(
         "train",
         "splits_disjoint_complete_stratified",
         "No sample_index in two splits, the union is exactly the features, every class within "
         "one row of its split ratio.",
-        additional_ins={**split_ins, "features": dg.AssetIn(key=key["features"])},
+        reads=("val", "test", "features"),
     )
     def split_integrity(
         train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, features: pd.DataFrame
@@ -191,7 +205,7 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         "train_test_distribution",
         "Train and test feature distributions not wildly apart (PSI per feature, WARN).",
         blocking=False,
-        additional_ins={"test": dg.AssetIn(key=key["test"])},
+        reads=("test",),
     )
     def split_distribution(train: pd.DataFrame, test: pd.DataFrame) -> dg.AssetCheckResult:
         return to_result(
@@ -203,14 +217,25 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         "exports_match_manifest",
         "Every Parquet file exists with the manifest's row count and sha256, and its schema "
         "matches the feature table.",
-        additional_ins={"features": dg.AssetIn(key=key["features"])},
     )
-    def export_integrity(exports: ExportStore, features: pd.DataFrame) -> dg.AssetCheckResult:
-        schema = export_schema(data_features(spec, features), spec.target, spec.categorical_columns)
-        return to_result(verify_exports(exports.dataset_dir(ds), schema))
+    def export_integrity(context: dg.AssetCheckExecutionContext, exports: ExportStore) -> dg.AssetCheckResult:
+        # The feature table's columns come from its recorded column schema: loading a million
+        # rows to learn their names would cost more than the check itself.
+        event = context.instance.get_latest_materialization_event(key["features"])
+        schema_entry = event.asset_materialization.metadata.get("dagster/column_schema") if event else None
+        if schema_entry is None:
+            return to_result(
+                Outcome(False, f"{key['features'].to_user_string()} has no recorded column schema")
+            )
+        columns = {c.name: c.type for c in schema_entry.value.columns}
+        names = [c for c in columns if c != spec.target and c not in PLATFORM_COLUMNS]
+        text = [c for c in names if columns[c] == "string"]
+        return to_result(verify_exports(exports.dataset_dir(ds), export_schema(names, spec.target, text)))
 
     def latest_scores(context: dg.AssetCheckExecutionContext) -> dict:
         event = context.instance.get_latest_materialization_event(key["baseline_model"])
+        if event is None:
+            raise LookupError(f"{key['baseline_model'].to_user_string()} was never materialized: no scores")
         return event.asset_materialization.metadata["scores"].value
 
     @check(
@@ -230,6 +255,86 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
     def leakage(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         return to_result(check_leakage(latest_scores(context)))
 
+    # One step per asset runs all of its checks: Dagster's per-step cost (events, each a
+    # database write) exceeds most checks' own, so a step per check would dominate small runs.
+    def run_group(
+        context: dg.AssetCheckExecutionContext, stage: str, values: dict[str, object]
+    ) -> Iterator[dg.AssetCheckResult]:
+        values = {**values, "context": context}
+        for spec, fn in registered[stage]:
+            if spec.key not in context.selected_asset_check_keys:
+                continue
+            try:
+                result = fn(**{p: values[p] for p in inspect.signature(fn).parameters})
+            except Exception as error:  # one broken check must not silence its siblings
+                context.log.exception(f"check {spec.name} raised")
+                yield dg.AssetCheckResult(
+                    asset_key=spec.asset_key,
+                    check_name=spec.name,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    description=f"the check raised {type(error).__name__}: {error}",
+                )
+                continue
+            yield dg.AssetCheckResult(
+                asset_key=spec.asset_key,
+                check_name=spec.name,
+                passed=result.passed,
+                severity=result.severity,
+                description=result.description,
+                metadata=result.metadata,
+            )
+
+    def group(stage: str, **ins: dg.AssetIn) -> Callable:
+        return dg.multi_asset_check(
+            specs=[spec for spec, _ in registered[stage]],
+            name=check_op_name(ds, stage),
+            description=f"The checks of {key[stage].to_user_string()}, run in one step.",
+            can_subset=True,
+            ins=ins,
+        )
+
+    @group("raw", raw=dg.AssetIn(key=key["raw"]))
+    def raw_checks(context: dg.AssetCheckExecutionContext, raw: pd.DataFrame):
+        yield from run_group(context, "raw", {"raw": raw})
+
+    @group("features", features=dg.AssetIn(key=key["features"]))
+    def features_checks(context: dg.AssetCheckExecutionContext, features: pd.DataFrame):
+        yield from run_group(context, "features", {"features": features})
+
+    @group(
+        "train",
+        train=dg.AssetIn(key=key["train"]),
+        val=dg.AssetIn(key=key["val"]),
+        test=dg.AssetIn(key=key["test"]),
+        features=dg.AssetIn(key=key["features"]),
+    )
+    def split_checks(
+        context: dg.AssetCheckExecutionContext,
+        train: pd.DataFrame,
+        val: pd.DataFrame,
+        test: pd.DataFrame,
+        features: pd.DataFrame,
+    ):
+        yield from run_group(
+            context, "train", {"train": train, "val": val, "test": test, "features": features}
+        )
+
+    @group("export")
+    def export_checks(context: dg.AssetCheckExecutionContext, exports: ExportStore):
+        yield from run_group(context, "export", {"exports": exports})
+
+    @group("baseline_model")
+    def baseline_checks(context: dg.AssetCheckExecutionContext):
+        yield from run_group(context, "baseline_model", {})
+
+    checks: list[dg.AssetChecksDefinition] = [
+        raw_checks,
+        features_checks,
+        split_checks,
+        export_checks,
+        baseline_checks,
+    ]
     checks += dg.build_column_schema_change_checks(
         assets=[key["raw"], key["features"], *(key[n] for n in SPLITS)],
         severity=dg.AssetCheckSeverity.WARN,

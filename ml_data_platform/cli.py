@@ -7,16 +7,30 @@ import json
 import os
 import sys
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import dagster as dg
 
 from ml_data_platform.catalog import CatalogError
-from ml_data_platform.definitions import ALL_DATASETS_JOB, build_definitions, checks_job_name
+from ml_data_platform.definitions import all_datasets_job, build_definitions, checks_job_name
 from ml_data_platform.lib.export import ExportError, read_manifest
 from ml_data_platform.lib.failures import record_failure
 from ml_data_platform.sensors import failure_record
 from ml_data_platform.settings import STORAGE_ENV, Settings, SettingsError, Storage
+
+
+class RunResult(Protocol):
+    """What the CLI reads from `execute_in_process` and `execute_job` results alike."""
+
+    @property
+    def success(self) -> bool: ...
+    @property
+    def all_events(self) -> Sequence[dg.DagsterEvent]: ...
+    @property
+    def dagster_run(self) -> dg.DagsterRun: ...
+    def get_asset_check_evaluations(self) -> Sequence[dg.AssetCheckEvaluation]: ...
 
 
 def _instance() -> dg.DagsterInstance:
@@ -25,10 +39,10 @@ def _instance() -> dg.DagsterInstance:
         os.environ["DAGSTER_HOME"] = str(Path.cwd())
     if os.environ.get("DAGSTER_HOME"):
         return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+    return dg.DagsterInstance.local_temp()  # persistent (execute_job needs that), thrown away
 
 
-def failure_reasons(result: dg.ExecuteInProcessResult) -> list[str]:
+def failure_reasons(result: RunResult) -> list[str]:
     """One line per failed step: the user-code error under Dagster's wrapper, not the wrapper."""
     reasons = []
     for event in result.all_events:
@@ -45,7 +59,7 @@ def failure_reasons(result: dg.ExecuteInProcessResult) -> list[str]:
     return reasons
 
 
-def summarize(settings: Settings, result: dg.ExecuteInProcessResult, datasets: list[str]) -> str:
+def summarize(settings: Settings, result: RunResult, datasets: list[str]) -> str:
     checks: dict[str, list[dg.AssetCheckEvaluation]] = defaultdict(list)
     for evaluation in result.get_asset_check_evaluations():
         checks[evaluation.asset_key.path[0]].append(evaluation)
@@ -81,21 +95,23 @@ def run(args: argparse.Namespace) -> int:
         if unknown:
             raise CatalogError(f"unknown dataset(s) {unknown}; the catalog has {datasets}")
         datasets = sorted(set(args.dataset))
-    job = defs.resolve_job_def(ALL_DATASETS_JOB)
     selection = (
         None
         if not args.dataset
         else [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] in datasets]
     )
-    with _instance() as instance:
-        level = "DEBUG" if args.verbose else "WARNING"
-        result = job.execute_in_process(
+    level = "DEBUG" if args.verbose else "WARNING"
+    with (
+        _instance() as instance,
+        dg.execute_job(
+            dg.reconstructable(all_datasets_job),
             instance=instance,
             raise_on_error=False,
             asset_selection=selection,
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        )
-    print(summarize(settings, result, datasets))
+        ) as result,
+    ):
+        print(summarize(settings, result, datasets))
     if not result.success:
         steps = [e for e in result.all_events if e.is_step_failure]
         log = record_failure(
@@ -114,7 +130,7 @@ def _compact(value: object, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def check_rows(result: dg.ExecuteInProcessResult, planned: list[dg.AssetCheckKey]) -> list[dict[str, str]]:
+def check_rows(result: RunResult, planned: list[dg.AssetCheckKey]) -> list[dict[str, str]]:
     """One row per planned check; one that raised, or was blocked by a failed gate, is an ERROR."""
     evaluations = {
         dg.AssetCheckKey(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()
@@ -124,7 +140,7 @@ def check_rows(result: dg.ExecuteInProcessResult, planned: list[dg.AssetCheckKey
     for key in sorted(planned, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         evaluation = evaluations.get(key)
         if evaluation is None:
-            step = f"{'__'.join(key.asset_key.path)}_{key.name}"
+            step = f"{'__'.join(key.asset_key.path)}_checks"  # the asset's check step
             own = next((r for r in errors if f"step {step} failed" in r), None)
             rows.append(
                 {

@@ -6,7 +6,7 @@ import dagster as dg
 
 from ml_data_platform.assets import build_dataset_assets
 from ml_data_platform.catalog import load_catalog
-from ml_data_platform.checks import build_dataset_checks
+from ml_data_platform.checks import build_dataset_checks, check_op_name
 from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager, TableIOManager
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.sensors import build_failure_sensor, build_landing_sensor
@@ -20,9 +20,21 @@ def checks_job_name(dataset: str) -> str:
     return f"{dataset}_checks"
 
 
-def table_io_manager(settings: Settings) -> TableIOManager:
+def last_readers(datasets: list[str]) -> dict[str, str]:
+    """Where each stage's in-run copy can go: raw's checks gate features, so features is the
+    last to read raw; the split checks gate train, so they read features after everyone else."""
+    readers = {}
+    for name in datasets:
+        readers[f"{name}__raw"] = f"{name}__features"
+        readers[f"{name}__features"] = check_op_name(name, "train")
+    return readers
+
+
+def table_io_manager(settings: Settings, datasets: list[str] = ()) -> TableIOManager:
     managers = {Storage.sqlite: SQLiteTableIOManager, Storage.duckdb: DuckDBTableIOManager}
-    return managers[settings.storage](database=str(settings.database_path))
+    return managers[settings.storage](
+        database=str(settings.database_path), last_readers=last_readers(list(datasets))
+    )
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -66,7 +78,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=jobs,
         sensors=[build_failure_sensor(settings), *landing],
         resources={
-            "io_manager": table_io_manager(settings),
+            "io_manager": table_io_manager(settings, catalog.names()),
             "exports": ExportStore(data_dir=str(settings.data_dir)),
         },
         # Small graphs: a process per step would cost more than the work (and fight DuckDB's lock).
@@ -77,3 +89,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
 @dg.definitions
 def defs() -> dg.Definitions:
     return build_definitions()
+
+
+def all_datasets_job() -> dg.JobDefinition:
+    """The all_datasets job from the environment's settings, for `dg.reconstructable`.
+
+    `dg.execute_job` runs it without keeping every step's output in memory, which
+    `execute_in_process` does (for its result object): at a million rows that is a copy of
+    every stage held until the run ends."""
+    return build_definitions().resolve_job_def(ALL_DATASETS_JOB)

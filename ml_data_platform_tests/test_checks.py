@@ -210,3 +210,15 @@ def test_builtin_schema_change_and_row_bounds_checks_fail_on_both_backends(
     assert "c" in change.description
     bounds = second["dagster_row_count_bounds_check"]
     assert not bounds.passed and bounds.severity is dg.AssetCheckSeverity.ERROR
+
+
+def test_a_check_that_raises_fails_alone_with_the_reason(settings: Settings, instance):
+    """Checks of one asset share a step: one raising must not hide what its siblings found."""
+    defs = build_definitions(settings)
+    keep = [a for a in defs.assets if not any(k.path[-1] == "baseline_model" for k in a.keys)]
+    assert dg.materialize(keep, resources=defs.resources, instance=instance).success
+    evaluations = run_checks(settings, instance, checks_job_name("binary"))
+    raised = evaluations["binary/baseline_model:test_not_suspiciously_perfect"]
+    assert not raised.passed and raised.severity == dg.AssetCheckSeverity.ERROR
+    assert "raised LookupError: binary/baseline_model was never materialized" in raised.description
+    assert evaluations["binary/features:features_schema"].passed

@@ -139,5 +139,6 @@ def test_check_command_exit_codes_for_pass_warn_and_error(tmp_path: Path):
     assert rows["features_schema"].split()[2:4] == ["ERROR", "FAILED"]
     assert "feature_2: not null (2 rows)" in rows["features_schema"]
     # checks that read the rejected features wait behind the failed gate, and say so
-    assert rows["exports_match_manifest"].split()[2:5] == ["ERROR", "NOT", "RUN"]
+    assert rows["splits_disjoint_complete_stratified"].split()[2:5] == ["ERROR", "NOT", "RUN"]
+    assert rows["exports_match_manifest"].split()[2:4] == ["ERROR", "passed"]  # reads no table
     assert "15 passed, 1 failed (ERROR), 1 warned (WARN), 2 not run" in failed.stdout

@@ -85,6 +85,11 @@ class RecentWrites:
         with self._lock:
             self._frames.pop((database, table), None)
 
+    def forget_run(self, run_id: str) -> None:
+        with self._lock:
+            for key in [k for k, entry in self._frames.items() if entry[0] == run_id]:
+                del self._frames[key]
+
 
 RECENT_WRITES = RecentWrites()
 
@@ -97,6 +102,12 @@ class TableIOManager(dg.ConfigurableIOManager):
         False,
         description="Store an empty DataFrame as an empty table. Off: an empty result is an error "
         "and the previous table is kept.",
+    )
+    last_readers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Table -> the op that reads it last in a run: its in-run copy is dropped once "
+        "that op has it, so a run does not carry every stage in memory (a later reader, e.g. a "
+        "check run on its own, reads the table from storage).",
     )
     memory_cache_mb: int = Field(
         1024,
@@ -133,11 +144,18 @@ class TableIOManager(dg.ConfigurableIOManager):
         RECENT_WRITES.put(self.database, table_name, context.run_id, obj, self.memory_cache_mb << 20)
         context.add_output_metadata(table_metadata(obj, table_name))
 
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """The run is over: its frames leave memory (a long-lived process keeps none)."""
+        if context.run_id is not None:
+            RECENT_WRITES.forget_run(context.run_id)
+
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         table_name = table_name_for(context.asset_key)
         upstream = context.upstream_output
         cached = upstream and RECENT_WRITES.get(self.database, table_name, upstream.run_id)
         if cached is not None:
+            if self.last_readers.get(table_name) == context.op_def.name:
+                RECENT_WRITES.forget(self.database, table_name)
             return cached
         try:
             return self.read_table(table_name)
