@@ -29,6 +29,8 @@ VARIANTS = [
     ("ours", "duckdb"),
     ("ours-nochecks", "sqlite"),
     ("ours-nochecks", "duckdb"),
+    ("ours-cli", "sqlite"),
+    ("ours-cli", "duckdb"),
     ("seed", "sqlite"),
     ("floor", "sqlite"),
     ("floor", "duckdb"),
@@ -120,9 +122,16 @@ def report(sizes: list[int], table: dict, io: dict, baseline: dict, fixed: dict,
         "Variants: **ours** = the graph (raw, features, splits, preprocessor, export) with their "
         "checks through `dg.materialize` (the baseline model, a stage the others lack, is left "
         "out); "
-        "**ours-nochecks** = the same without checks; **seed** = the seeds' calls "
-        "(executemany, to_sql, read_sql, train_test_split, to_parquet) on SQLite; **floor** = "
-        "the fastest raw calls of the same engine (Arrow in and out), no Dagster.",
+        "**ours-nochecks** = the same without checks; **ours-cli** = the same graph run the way "
+        "`ml-data-platform run` runs it (`dg.execute_job` on a persistent instance, which does not "
+        "hold every step's output the way `dg.materialize` does, but writes each event to disk); "
+        "**seed** = the seeds' calls "
+        "(executemany, to_sql, read_sql, train_test_split, to_parquet, sklearn SimpleImputer + "
+        "StandardScaler) on SQLite; **floor** = "
+        "the fastest raw calls of the same engine (Arrow in and out, pyarrow Parquet without "
+        "dictionary pages for floats), with our duplicate search and a numpy median/mean/std "
+        "scaler, no Dagster. Every variant writes the same files: 3 splits and 3 model-ready "
+        "(imputed + scaled) splits.",
         "",
         "| rows | variant | backend | wall s | peak RSS MB | ours / this |",
         "|---:|---|---|---:|---:|---:|",
@@ -163,13 +172,13 @@ def report(sizes: list[int], table: dict, io: dict, baseline: dict, fixed: dict,
             f"(with/without-checks runs: {100 * (ours / nochecks - 1):+.0f} %, noisier) | "
             f"{100 * share:+.0f} % | {verdict(share <= 0.2)} |",
         ]
-        base = baseline[backend]
         table_mb = io["table_mb"]
-        growth = table[(big, "ours", backend)]["peak_rss_mb"] - base
-        lines.append(
-            f"| peak RSS − 1K-row baseline ≤ 4 × table ({backend}) | {growth:.0f} MB vs "
-            f"{4 * table_mb:.0f} MB | {verdict(growth <= 4 * table_mb)} |"
-        )
+        for variant, how in (("ours", "dg.materialize"), ("ours-cli", "execute_job, as the CLI")):
+            growth = table[(big, variant, backend)]["peak_rss_mb"] - baseline[(variant, backend)]
+            lines.append(
+                f"| peak RSS − 1K-row baseline ≤ 4 × table ({backend}, {how}) | {growth:.0f} MB vs "
+                f"{4 * table_mb:.0f} MB | {verdict(growth <= 4 * table_mb)} |"
+            )
     lines += [
         f"| IO managers: DuckDB ≤ 1.2 × raw Arrow (write+read) | {io['duckdb_ratio']:.2f} × | "
         f"{verdict(io['duckdb_ratio'] <= 1.2)} |",
@@ -191,7 +200,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--with-10m", action="store_true", help="also 10M rows (ours + floor, DuckDB)")
+    parser.add_argument(
+        "--with-10m", action="store_true", help="also 10M rows (ours-cli + floor, DuckDB), once each"
+    )
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="mlp-bench-"))
@@ -209,12 +220,16 @@ def main() -> None:
                         flush=True,
                     )
         if args.with_10m:
-            for variant in ("ours", "floor"):
+            for variant in ("ours-cli", "floor"):
                 result = measure(variant, "duckdb", 10_000_000, scratch)
                 runs.setdefault((10_000_000, variant, "duckdb"), []).append(result)
                 print(f"10M {variant}: {result['wall']:.1f} s, {result['peak_rss_mb']:.0f} MB", flush=True)
         table = {key: median_of(results) for key, results in runs.items()}
-        baseline = {b: measure("ours", b, 1_000, scratch)["peak_rss_mb"] for b in ("sqlite", "duckdb")}
+        baseline = {
+            (v, b): measure(v, b, 1_000, scratch)["peak_rss_mb"]
+            for v in ("ours", "ours-cli")
+            for b in ("sqlite", "duckdb")
+        }
         io = io_only(max(args.rows), scratch)
         fixed = fixed_overheads(scratch)
         sizes = sorted({rows for rows, _, _ in table})
@@ -226,9 +241,17 @@ def main() -> None:
                 + "\n".join(
                     f"- {v}: {table[(10_000_000, v, 'duckdb')]['wall']:.1f} s, peak RSS "
                     f"{table[(10_000_000, v, 'duckdb')]['peak_rss_mb']:.0f} MB"
-                    for v in ("ours", "floor")
+                    for v in ("ours-cli", "floor")
                 )
                 + "\n"
+            )
+            growth = (
+                table[(10_000_000, "ours-cli", "duckdb")]["peak_rss_mb"] - baseline[("ours-cli", "duckdb")]
+            )
+            bound = 4 * io["table_mb"] * 10_000_000 / io["rows"]
+            text += (
+                f"- ours-cli peak RSS − 1K-row baseline: {growth:.0f} MB vs 4 × table = {bound:.0f} MB: "
+                f"{verdict(growth <= bound)}\n"
             )
         args.out.write_text(text)
         print(text)

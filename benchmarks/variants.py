@@ -2,7 +2,8 @@
 
 Prints one JSON line: wall seconds, seconds per stage, and the process's peak RSS. Each
 variant runs the same stages: generate -> store raw -> read -> validate -> store features ->
-read -> stratified split -> store 3 splits -> read -> 3 zstd Parquet files.
+read -> stratified split -> store 3 splits -> read -> 3 zstd Parquet files, plus what our
+export also writes: a median-impute + standard-scale fit on train and 3 model-ready files.
 """
 
 from __future__ import annotations
@@ -46,9 +47,23 @@ def generate(rows: int) -> pd.DataFrame:
 
 
 def validate(frame: pd.DataFrame) -> pd.DataFrame:
+    """The seeds' way: a finite mask, then DataFrame.drop_duplicates."""
     names = [f"feature_{i}" for i in range(FEATURES)]
     finite = np.isfinite(frame[names].to_numpy()).all(axis=1)
     return frame[finite].drop_duplicates(subset=[*names, "target"]).reset_index(drop=True)
+
+
+def validate_fast(frame: pd.DataFrame) -> pd.DataFrame:
+    """The floor's way: the same result with our hashed duplicate search (pure numpy), so
+    the floor is not slowed by drop_duplicates and ours/floor measures only the platform."""
+    from ml_data_platform.lib.validation import duplicated_rows
+
+    names = [f"feature_{i}" for i in range(FEATURES)]
+    values = frame[names].to_numpy()
+    target = frame["target"].to_numpy()
+    kept = np.flatnonzero(np.isfinite(values).all(axis=1))
+    kept = kept[~duplicated_rows(values[kept], target[kept])]
+    return frame.iloc[kept].reset_index(drop=True)
 
 
 def seed_style(rows: int, workdir: Path, clock: Clock) -> None:
@@ -87,6 +102,20 @@ def seed_style(rows: int, workdir: Path, clock: Clock) -> None:
     with clock.stage("export"):
         for name, part in parts.items():
             part.to_parquet(workdir / f"seed_{name}.parquet", compression="zstd")
+    with clock.stage("preprocess"):
+        from sklearn.impute import SimpleImputer
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        pipeline = make_pipeline(SimpleImputer(strategy="median"), StandardScaler()).fit(
+            parts["train"][names]
+        )
+    with clock.stage("export model-ready"):
+        for name, part in parts.items():
+            ready = pd.DataFrame(pipeline.transform(part[names]), columns=names)
+            ready.insert(0, "sample_index", part["sample_index"].to_numpy())
+            ready["target"] = part["target"].to_numpy()
+            ready.to_parquet(workdir / f"seed_{name}.model_ready.parquet", compression="zstd")
     connection.close()
 
 
@@ -134,7 +163,7 @@ def floor(rows: int, workdir: Path, clock: Clock, backend: str) -> None:
     with clock.stage("read"):
         raw = store.read("raw").to_pandas()
     with clock.stage("validate"):
-        features = validate(raw)
+        features = validate_fast(raw)
     with clock.stage("write"):
         store.write("features", pa.Table.from_pandas(features, preserve_index=False))
     with clock.stage("read"):
@@ -158,15 +187,40 @@ def floor(rows: int, workdir: Path, clock: Clock, backend: str) -> None:
         tables = {name: store.read(name) for name in parts}
     with clock.stage("export"):
         for name, table in tables.items():
-            pq.write_table(table, workdir / f"floor_{name}.parquet", compression="zstd")
+            pq.write_table(
+                table, workdir / f"floor_{name}.parquet", compression="zstd", use_dictionary=["target"]
+            )
+    names = [f"feature_{i}" for i in range(FEATURES)]
+    with clock.stage("preprocess"):
+        X = np.empty((tables["train"].num_rows, len(names)), order="F")
+        for j, n in enumerate(names):
+            X[:, j] = tables["train"].column(n).to_numpy()
+        medians = np.nanmedian(X, axis=0)
+        if np.isnan(X).any():
+            X = np.where(np.isnan(X), medians, X)
+        means, stds = X.mean(axis=0), X.std(axis=0)
+    with clock.stage("export model-ready"):
+        for name, table in tables.items():
+            columns = {"sample_index": table.column("sample_index")}
+            for j, n in enumerate(names):
+                values = table.column(n).to_numpy()
+                columns[n] = (np.where(np.isnan(values), medians[j], values) - means[j]) / stds[j]
+            columns["target"] = table.column("target")
+            pq.write_table(
+                pa.table(columns),
+                workdir / f"floor_{name}.model_ready.parquet",
+                compression="zstd",
+                use_dictionary=["target"],
+            )
 
 
-def ours(rows: int, workdir: Path, clock: Clock, backend: str, checks: bool = True) -> None:
+def ours(rows: int, workdir: Path, clock: Clock, backend: str, checks: bool = True, api: str = "job") -> None:
+    """The graph as `ml-data-platform run` executes it (`dg.execute_job`, in-process executor,
+    a persistent instance), or through `dg.materialize` with api="materialize"."""
+    import os
+
     import dagster as dg
     import yaml
-
-    from ml_data_platform.definitions import build_definitions
-    from ml_data_platform.settings import Settings, Storage
 
     catalog = {
         "datasets": [
@@ -185,22 +239,28 @@ def ours(rows: int, workdir: Path, clock: Clock, backend: str, checks: bool = Tr
         ]
     }
     (workdir / "datasets.yaml").write_text(yaml.safe_dump(catalog))
-    settings = Settings(Storage(backend), workdir / "data", workdir / "datasets.yaml")
-    defs = build_definitions(settings)
+    os.environ.update(
+        ML_PLATFORM_CATALOG=str(workdir / "datasets.yaml"),
+        ML_PLATFORM_DATA_DIR=str(workdir / "data"),
+        ML_PLATFORM_STORAGE=backend,
+        BENCH_CHECKS="1" if checks else "0",
+    )
+    from benchmarks.graph_job import bench_job, selected_definitions
+    from ml_data_platform.definitions import build_definitions
 
-    # The issue's stages (raw -> features -> splits -> export, with their checks); the
-    # preprocessor stays because export writes its model-ready files, the baseline model is
-    # an extra stage of its own and is left out, as the floor and seed variants have none.
-    def wanted(definition) -> bool:
-        keys = [*definition.keys, *(k.asset_key for k in getattr(definition, "check_keys", []))]
-        return not any(key.path[-1] == "baseline_model" for key in keys)
-
-    selected = [d for d in [*defs.assets, *(defs.asset_checks if checks else [])] if wanted(d)]
-    with dg.DagsterInstance.ephemeral() as instance:
-        result = dg.materialize(selected, resources=defs.resources, instance=instance)
+    (workdir / "home").mkdir(exist_ok=True)
+    with dg.DagsterInstance.local_temp(str(workdir / "home")) as instance:
+        if api == "materialize":
+            result = dg.materialize(
+                selected_definitions(), resources=build_definitions().resources, instance=instance
+            )
+            run_id = result.run_id
+        else:
+            with dg.execute_job(dg.reconstructable(bench_job), instance=instance) as result:
+                run_id = result.run_id
         assert result.success
         steps: dict[str, list[float]] = defaultdict(list)
-        for record in instance.all_logs(result.run_id):
+        for record in instance.all_logs(run_id):
             event = record.dagster_event
             if (
                 event is not None
@@ -228,8 +288,9 @@ def main() -> None:
         seed_style(rows, workdir, clock)
     elif variant == "floor":
         floor(rows, workdir, clock, backend)
-    elif variant in ("ours", "ours-nochecks"):
-        ours(rows, workdir, clock, backend, checks=variant == "ours")
+    elif variant in ("ours", "ours-nochecks", "ours-cli"):
+        api = "job" if variant == "ours-cli" else "materialize"
+        ours(rows, workdir, clock, backend, checks=variant != "ours-nochecks", api=api)
     else:
         raise SystemExit(f"unknown variant {variant}")
     wall = time.perf_counter() - start
