@@ -19,17 +19,17 @@ def wanted(definition) -> bool:
     return not any(key.path[-1] == "baseline_model" for key in keys)
 
 
-def selected_definitions() -> list:
-    defs = build_definitions()
+def selected_definitions(defs: dg.Definitions) -> list:
     checks = os.environ.get("BENCH_CHECKS", "1") == "1"
     return [d for d in [*defs.assets, *(defs.asset_checks if checks else [])] if wanted(d)]
 
 
 def bench_job() -> dg.JobDefinition:
     defs = build_definitions()
+    assets = [d for d in defs.assets if wanted(d)]
     return dg.Definitions(
-        assets=[d for d in defs.assets if wanted(d)],
-        asset_checks=[d for d in selected_definitions() if isinstance(d, dg.AssetChecksDefinition)],
+        assets=assets,
+        asset_checks=[d for d in selected_definitions(defs) if d not in assets],
         resources=defs.resources,
         jobs=[dg.define_asset_job("bench", selection=dg.AssetSelection.all())],
         executor=dg.in_process_executor,

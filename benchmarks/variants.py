@@ -251,9 +251,8 @@ def ours(rows: int, workdir: Path, clock: Clock, backend: str, checks: bool = Tr
     (workdir / "home").mkdir(exist_ok=True)
     with dg.DagsterInstance.local_temp(str(workdir / "home")) as instance:
         if api == "materialize":
-            result = dg.materialize(
-                selected_definitions(), resources=build_definitions().resources, instance=instance
-            )
+            defs = build_definitions()
+            result = dg.materialize(selected_definitions(defs), resources=defs.resources, instance=instance)
             run_id = result.run_id
         else:
             with dg.execute_job(dg.reconstructable(bench_job), instance=instance) as result:

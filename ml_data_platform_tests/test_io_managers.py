@@ -11,6 +11,7 @@ import pytest
 
 from ml_data_platform.definitions import table_io_manager
 from ml_data_platform.io_managers import TableNotFoundError, table_name_for
+from ml_data_platform.io_managers.base import RECENT_WRITES
 from ml_data_platform.io_managers.columns import UnsupportedColumnError
 from ml_data_platform.settings import Settings, Storage
 
@@ -196,3 +197,42 @@ def test_cache_can_be_turned_off(tmp_path: Path, storage: Storage, monkeypatch):
     )
     materialize(manager, frame(20))
     assert reads == ["ds__stage"]
+
+
+def test_in_run_copy_is_dropped_after_its_last_reader_and_at_run_end(tmp_path: Path, monkeypatch):
+    """`last_readers` names the op after which a table's in-run copy goes: a reader after it
+    reads storage; every copy of the run is gone once the run ends."""
+    manager = type(io_manager(tmp_path, Storage.duckdb))(
+        database=str(tmp_path / "warehouse.duckdb"), last_readers={"ds__stage": "ds__first"}
+    )
+    reads = []
+    original = type(manager).read_table
+    monkeypatch.setattr(
+        type(manager), "read_table", lambda self, name: reads.append(name) or original(self, name)
+    )
+
+    @dg.asset(key=["ds", "stage"])
+    def stage() -> pd.DataFrame:
+        return frame(20)
+
+    @dg.asset(key=["ds", "first"], ins={"stage": dg.AssetIn(key=["ds", "stage"])})
+    def first(stage: pd.DataFrame) -> pd.DataFrame:
+        assert reads == []  # handed over from memory
+        return stage.head(5)
+
+    @dg.asset(key=["ds", "second"], ins={"stage": dg.AssetIn(key=["ds", "first"])}, deps=[first])
+    def second(stage: pd.DataFrame) -> None:
+        return None
+
+    @dg.asset(key=["ds", "late"], ins={"stage": dg.AssetIn(key=["ds", "stage"])}, deps=[second])
+    def late(stage: pd.DataFrame) -> None:
+        assert reads == ["ds__stage"]  # after its last reader: from storage
+        pd.testing.assert_frame_equal(stage, frame(20))
+
+    result = dg.materialize(
+        [stage, first, second, late],
+        resources={"io_manager": manager},
+        selection=[dg.AssetKey(["ds", n]) for n in ("stage", "first", "second", "late")],
+    )
+    assert result.success
+    assert RECENT_WRITES.get(manager.database, "ds__first", result.run_id) is None  # run over
