@@ -9,8 +9,7 @@ frame the asset just wrote from the IO manager's in-run memory, not from storage
 import inspect
 import warnings
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
 
 import dagster as dg
 import pandas as pd
@@ -40,16 +39,21 @@ PLATFORM_COLUMNS = ("sample_index", "ingested_at", "event_timestamp")
 warnings.filterwarnings("ignore", message=".*build_(column_schema_change|metadata_bounds)_checks.*")
 
 
-def to_result(outcome: Outcome, extra: Mapping[str, Any] | None = None) -> dg.AssetCheckResult:
+def to_result(key: dg.AssetCheckKey, outcome: Outcome) -> dg.AssetCheckResult:
+    """The check's result; a data quality score among the observations is also numeric
+    metadata of its own, so the UI plots it per run."""
     severity = dg.AssetCheckSeverity.WARN if outcome.severity == WARN else dg.AssetCheckSeverity.ERROR
+    dqs = outcome.observed.get("dqs")
     return dg.AssetCheckResult(
+        asset_key=key.asset_key,
+        check_name=key.name,
         passed=outcome.passed,
         severity=severity,
         description=outcome.summary,
         metadata={
             "observed": dg.MetadataValue.json(outcome.observed),
             "threshold": dg.MetadataValue.json(outcome.threshold),
-            **(extra or {}),
+            **({"dqs": dg.MetadataValue.float(dqs)} if dqs is not None else {}),
         },
     )
 
@@ -68,8 +72,9 @@ def check_op_name(dataset: str, stage: str) -> str:
     return f"{dataset}__{stage}_checks"
 
 
-def data_features(spec: DatasetSpec, frame: pd.DataFrame) -> list[str]:
-    return [c for c in frame.columns if c != spec.target and c not in PLATFORM_COLUMNS]
+def data_features(spec: DatasetSpec, columns: Iterable[str]) -> list[str]:
+    """The feature columns among `columns` (a frame iterates over its column names)."""
+    return [c for c in columns if c != spec.target and c not in PLATFORM_COLUMNS]
 
 
 def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
@@ -105,7 +110,7 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         "raw_schema_and_row_count",
         "Declared columns present, numeric unless categorical, sample_index unique, expected row count.",
     )
-    def raw_schema(raw: pd.DataFrame) -> dg.AssetCheckResult:
+    def raw_schema(raw: pd.DataFrame) -> Outcome:
         names = feature_columns(spec, list(raw.columns))
         contract = check_contract(raw, raw_contract(spec, names))
         shape = check_raw(
@@ -115,25 +120,23 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
             spec.min_rows,
             positional_index=spec.id_column is None,
         )
-        return to_result(
-            Outcome(
-                passed=contract.passed and shape.passed,
-                summary=shape.summary if not shape.passed else contract.summary,
-                observed={**shape.observed, **contract.observed},
-                threshold={**shape.threshold, **contract.threshold},
-            )
+        return Outcome(
+            passed=contract.passed and shape.passed,
+            summary=shape.summary if not shape.passed else contract.summary,
+            observed={**shape.observed, **contract.observed},
+            threshold={**shape.threshold, **contract.threshold},
         )
 
     @check("raw", "raw_completeness", "Share of null/non-finite values per column within the limit.")
-    def raw_completeness(raw: pd.DataFrame) -> dg.AssetCheckResult:
+    def raw_completeness(raw: pd.DataFrame) -> Outcome:
         names = [*feature_columns(spec, list(raw.columns)), spec.target]
-        return to_result(check_completeness(raw, names, q.max_null_fraction))
+        return check_completeness(raw, names, q.max_null_fraction)
 
     @check("raw", "raw_quality_score", "Data quality score of the raw rows (valid rows / rows × 100).")
-    def raw_dqs(raw: pd.DataFrame) -> dg.AssetCheckResult:
+    def raw_dqs(raw: pd.DataFrame) -> Outcome:
         contract = quality_contract(spec, feature_columns(spec, list(raw.columns)), stage="raw")
         outcome = check_quality_score(raw, contract, q.dqs_threshold)
-        return to_result(outcome, {"dqs": dg.MetadataValue.float(outcome.observed["dqs"])})
+        return outcome
 
     @check(
         "features",
@@ -142,25 +145,23 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         "in the declared classes, "
         "unique sample_index, declared feature bounds.",
     )
-    def features_schema(features: pd.DataFrame) -> dg.AssetCheckResult:
-        return to_result(check_contract(features, features_contract(spec, data_features(spec, features))))
+    def features_schema(features: pd.DataFrame) -> Outcome:
+        return check_contract(features, features_contract(spec, data_features(spec, features)))
 
     @check("features", "features_quality_score", "Data quality score of the validated features.")
-    def features_dqs(features: pd.DataFrame) -> dg.AssetCheckResult:
+    def features_dqs(features: pd.DataFrame) -> Outcome:
         contract = quality_contract(spec, data_features(spec, features))
         outcome = check_quality_score(features, contract, q.dqs_threshold)
-        return to_result(outcome, {"dqs": dg.MetadataValue.float(outcome.observed["dqs"])})
+        return outcome
 
     @check(
         "features",
         "features_class_balance",
         "Class shares vs the declared weights (WARN); a class too small to stratify (ERROR).",
     )
-    def class_balance(features: pd.DataFrame) -> dg.AssetCheckResult:
-        return to_result(
-            check_class_balance(
-                features, spec.target, spec.expected_class_shares(), q.class_balance_tolerance, ratios
-            )
+    def class_balance(features: pd.DataFrame) -> Outcome:
+        return check_class_balance(
+            features, spec.target, spec.expected_class_shares(), q.class_balance_tolerance, ratios
         )
 
     @check(
@@ -169,11 +170,9 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         "Per-feature PSI against the previous materialization's stored profile (WARN).",
         blocking=False,
     )
-    def drift(context: dg.AssetCheckExecutionContext, features: pd.DataFrame) -> dg.AssetCheckResult:
+    def drift(context: dg.AssetCheckExecutionContext, features: pd.DataFrame) -> Outcome:
         previous = previous_profile(context, key["features"])
-        return to_result(
-            check_drift(features, data_features(spec, features), previous, q.drift_psi_threshold)
-        )
+        return check_drift(features, data_features(spec, features), previous, q.drift_psi_threshold)
 
     @check(
         "features",
@@ -181,10 +180,10 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         "Values within the previous materialization's range widened by a margin (WARN).",
         blocking=False,
     )
-    def learned_bounds(context: dg.AssetCheckExecutionContext, features: pd.DataFrame) -> dg.AssetCheckResult:
+    def learned_bounds(context: dg.AssetCheckExecutionContext, features: pd.DataFrame) -> Outcome:
         previous = previous_profile(context, key["features"])
-        return to_result(
-            check_learned_bounds(features, data_features(spec, features), previous, q.learned_bounds_margin)
+        return check_learned_bounds(
+            features, data_features(spec, features), previous, q.learned_bounds_margin
         )
 
     @check(
@@ -196,9 +195,9 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
     )
     def split_integrity(
         train: pd.DataFrame, val: pd.DataFrame, test: pd.DataFrame, features: pd.DataFrame
-    ) -> dg.AssetCheckResult:
+    ) -> Outcome:
         parts = {"train": train, "val": val, "test": test}
-        return to_result(check_splits(parts, features, spec.target, ratios))
+        return check_splits(parts, features, spec.target, ratios)
 
     @check(
         "train",
@@ -207,10 +206,8 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         blocking=False,
         reads=("test",),
     )
-    def split_distribution(train: pd.DataFrame, test: pd.DataFrame) -> dg.AssetCheckResult:
-        return to_result(
-            check_split_distribution(train, test, data_features(spec, train), q.split_psi_threshold)
-        )
+    def split_distribution(train: pd.DataFrame, test: pd.DataFrame) -> Outcome:
+        return check_split_distribution(train, test, data_features(spec, train), q.split_psi_threshold)
 
     @check(
         "export",
@@ -218,19 +215,17 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         "Every Parquet file exists with the manifest's row count and sha256, and its schema "
         "matches the feature table.",
     )
-    def export_integrity(context: dg.AssetCheckExecutionContext, exports: ExportStore) -> dg.AssetCheckResult:
+    def export_integrity(context: dg.AssetCheckExecutionContext, exports: ExportStore) -> Outcome:
         # The feature table's columns come from its recorded column schema: loading a million
         # rows to learn their names would cost more than the check itself.
         event = context.instance.get_latest_materialization_event(key["features"])
         schema_entry = event.asset_materialization.metadata.get("dagster/column_schema") if event else None
         if schema_entry is None:
-            return to_result(
-                Outcome(False, f"{key['features'].to_user_string()} has no recorded column schema")
-            )
+            return Outcome(False, f"{key['features'].to_user_string()} has no recorded column schema")
         columns = {c.name: c.type for c in schema_entry.value.columns}
-        names = [c for c in columns if c != spec.target and c not in PLATFORM_COLUMNS]
+        names = data_features(spec, columns)
         text = [c for c in names if columns[c] == "string"]
-        return to_result(verify_exports(exports.dataset_dir(ds), export_schema(names, spec.target, text)))
+        return verify_exports(exports.dataset_dir(ds), export_schema(names, spec.target, text))
 
     def latest_scores(context: dg.AssetCheckExecutionContext) -> dict:
         event = context.instance.get_latest_materialization_event(key["baseline_model"])
@@ -244,16 +239,16 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
         "The baseline model beats always predicting the majority class on val (WARN: no signal).",
         blocking=False,
     )
-    def signal(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        return to_result(check_signal(latest_scores(context), q.baseline_margin))
+    def signal(context: dg.AssetCheckExecutionContext) -> Outcome:
+        return check_signal(latest_scores(context), q.baseline_margin)
 
     @check(
         "baseline_model",
         "test_not_suspiciously_perfect",
         "Test accuracy is not perfect while train is not (ERROR: likely leakage).",
     )
-    def leakage(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-        return to_result(check_leakage(latest_scores(context)))
+    def leakage(context: dg.AssetCheckExecutionContext) -> Outcome:
+        return check_leakage(latest_scores(context))
 
     # One step per asset runs all of its checks: Dagster's per-step cost (events, each a
     # database write) exceeds most checks' own, so a step per check would dominate small runs.
@@ -265,25 +260,11 @@ def build_dataset_checks(spec: DatasetSpec) -> list[dg.AssetChecksDefinition]:
             if spec.key not in context.selected_asset_check_keys:
                 continue
             try:
-                result = fn(**{p: values[p] for p in inspect.signature(fn).parameters})
+                outcome = fn(**{p: values[p] for p in inspect.signature(fn).parameters})
             except Exception as error:  # one broken check must not silence its siblings
                 context.log.exception(f"check {spec.name} raised")
-                yield dg.AssetCheckResult(
-                    asset_key=spec.asset_key,
-                    check_name=spec.name,
-                    passed=False,
-                    severity=dg.AssetCheckSeverity.ERROR,
-                    description=f"the check raised {type(error).__name__}: {error}",
-                )
-                continue
-            yield dg.AssetCheckResult(
-                asset_key=spec.asset_key,
-                check_name=spec.name,
-                passed=result.passed,
-                severity=result.severity,
-                description=result.description,
-                metadata=result.metadata,
-            )
+                outcome = Outcome(False, f"the check raised {type(error).__name__}: {error}")
+            yield to_result(spec.key, outcome)
 
     def group(stage: str, **ins: dg.AssetIn) -> Callable:
         return dg.multi_asset_check(

@@ -14,6 +14,7 @@ from typing import Protocol
 import dagster as dg
 
 from ml_data_platform.catalog import CatalogError
+from ml_data_platform.checks import check_op_name
 from ml_data_platform.definitions import all_datasets_job, build_definitions, checks_job_name
 from ml_data_platform.lib.export import ExportError, read_manifest
 from ml_data_platform.lib.failures import record_failure
@@ -140,7 +141,7 @@ def check_rows(result: RunResult, planned: list[dg.AssetCheckKey]) -> list[dict[
     for key in sorted(planned, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         evaluation = evaluations.get(key)
         if evaluation is None:
-            step = f"{'__'.join(key.asset_key.path)}_checks"  # the asset's check step
+            step = check_op_name(*key.asset_key.path)  # the step running the asset's checks
             own = next((r for r in errors if f"step {step} failed" in r), None)
             rows.append(
                 {
