@@ -230,6 +230,21 @@ def check_learned_bounds(
     )
 
 
+def _psi_outcome(scores: dict[str, float], threshold: float, failing: str, passing: str) -> Outcome:
+    """WARN naming the (up to five) worst features whose PSI is above `threshold`."""
+    worst = sorted(((v, k) for k, v in scores.items() if v > threshold), reverse=True)
+    top = max(scores.values(), default=0.0)
+    return Outcome(
+        passed=not worst,
+        summary=f"{failing}: " + ", ".join(f"{k} (PSI {v:.3f})" for v, k in worst[:5])
+        if worst
+        else f"{passing} {top:.3f} <= {threshold:g}",
+        observed={"psi": scores, "max_psi": top, "worst": [k for _, k in worst[:5]]},
+        threshold={"psi": threshold},
+        severity=WARN,
+    )
+
+
 def check_drift(
     frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, threshold: float
 ) -> Outcome:
@@ -247,20 +262,7 @@ def check_drift(
                 value = psi_against_profile(values, previous[name])
             if value is not None:
                 scores[name] = round(value, 4)
-    worst = sorted(((v, k) for k, v in scores.items() if v > threshold), reverse=True)
-    return Outcome(
-        passed=not worst,
-        summary="drifted: " + ", ".join(f"{k} (PSI {v:.3f})" for v, k in worst[:5])
-        if worst
-        else f"max PSI {max(scores.values(), default=0.0):.3f} <= {threshold:g}",
-        observed={
-            "psi": scores,
-            "max_psi": max(scores.values(), default=0.0),
-            "worst": [k for _, k in worst[:5]],
-        },
-        threshold={"psi": threshold},
-        severity=WARN,
-    )
+    return _psi_outcome(scores, threshold, "drifted", "max PSI")
 
 
 def check_split_distribution(
@@ -284,16 +286,7 @@ def check_split_distribution(
             edges = np.quantile(thin(a), np.linspace(0, 1, bins + 1))
             if len(np.unique(edges)) >= 3:
                 scores[name] = round(psi(a, b, edges), 4)
-    worst = sorted(((v, k) for k, v in scores.items() if v > threshold), reverse=True)
-    return Outcome(
-        passed=not worst,
-        summary="train/test apart on: " + ", ".join(f"{k} (PSI {v:.3f})" for v, k in worst[:5])
-        if worst
-        else f"max train/test PSI {max(scores.values(), default=0.0):.3f} <= {threshold:g}",
-        observed={"psi": scores, "max_psi": max(scores.values(), default=0.0)},
-        threshold={"psi": threshold},
-        severity=WARN,
-    )
+    return _psi_outcome(scores, threshold, "train/test apart on", "max train/test PSI")
 
 
 def check_splits(
