@@ -155,6 +155,10 @@ def floor(rows: int, workdir: Path, clock: Clock, backend: str) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    def write_parquet(table: pa.Table, path: Path) -> None:
+        """zstd; dictionary pages only for the label, as ours skips them for floats."""
+        pq.write_table(table, path, compression="zstd", use_dictionary=["target"])
+
     store = ArrowStore(backend, workdir / f"floor.{backend}")
     with clock.stage("generate"):
         frame = generate(rows)
@@ -187,9 +191,7 @@ def floor(rows: int, workdir: Path, clock: Clock, backend: str) -> None:
         tables = {name: store.read(name) for name in parts}
     with clock.stage("export"):
         for name, table in tables.items():
-            pq.write_table(
-                table, workdir / f"floor_{name}.parquet", compression="zstd", use_dictionary=["target"]
-            )
+            write_parquet(table, workdir / f"floor_{name}.parquet")
     names = [f"feature_{i}" for i in range(FEATURES)]
     with clock.stage("preprocess"):
         X = np.empty((tables["train"].num_rows, len(names)), order="F")
@@ -206,12 +208,7 @@ def floor(rows: int, workdir: Path, clock: Clock, backend: str) -> None:
                 values = table.column(n).to_numpy()
                 columns[n] = (np.where(np.isnan(values), medians[j], values) - means[j]) / stds[j]
             columns["target"] = table.column("target")
-            pq.write_table(
-                pa.table(columns),
-                workdir / f"floor_{name}.model_ready.parquet",
-                compression="zstd",
-                use_dictionary=["target"],
-            )
+            write_parquet(pa.table(columns), workdir / f"floor_{name}.model_ready.parquet")
 
 
 def ours(rows: int, workdir: Path, clock: Clock, backend: str, checks: bool = True, api: str = "job") -> None:

@@ -91,17 +91,23 @@ def _impute(imputer: SimpleImputer, X: np.ndarray) -> np.ndarray:
     return X
 
 
+def _encoded_categories(encoder: OneHotEncoder, columns: list[str]) -> list[tuple[str, list, list]]:
+    """(column, categories with a one-hot column of their own, categories pooled as infrequent)."""
+    result = []
+    for column, categories, infrequent in zip(
+        columns, encoder.categories_, encoder.infrequent_categories_, strict=True
+    ):
+        rare = [] if infrequent is None else infrequent.tolist()
+        result.append((column, [c for c in categories.tolist() if c not in set(rare)], rare))
+    return result
+
+
 def _one_hot_names(encoder: OneHotEncoder, columns: list[str]) -> list[str]:
     """`column=category` per one-hot output (sklearn's order: frequent categories, then the
     infrequent bucket); '=' cannot occur in a column name, so these never collide."""
     names = []
-    for column, categories, infrequent in zip(
-        columns, encoder.categories_, encoder.infrequent_categories_, strict=True
-    ):
-        rare = set() if infrequent is None else set(infrequent.tolist())
-        names += [f"{column}={c}" for c in categories.tolist() if c not in rare]
-        if rare:
-            names.append(f"{column}={INFREQUENT}")
+    for column, kept, rare in _encoded_categories(encoder, columns):
+        names += [f"{column}={c}" for c in kept] + ([f"{column}={INFREQUENT}"] if rare else [])
     if len(names) != len(encoder.get_feature_names_out()):
         raise AssertionError("one-hot output names out of step with the encoder")
     return names
@@ -188,12 +194,7 @@ def describe(artifact: dict[str, Any], limit: int = 20) -> dict[str, dict[str, A
                 "scale": float(scaler.scale_[i]),
             }
     if artifact["categorical"] is not None:
-        encoder = artifact["categorical"]
-        for name, categories, rare in zip(
-            artifact["categorical_columns"], encoder.categories_, encoder.infrequent_categories_, strict=True
-        ):
-            rare = [] if rare is None else rare.tolist()
-            kept = [c for c in categories.tolist() if c not in set(rare)]
+        for name, kept, rare in _encoded_categories(artifact["categorical"], artifact["categorical_columns"]):
             result[name] = {
                 "one_hot": kept[:limit],
                 "columns": len(kept) + bool(rare),
