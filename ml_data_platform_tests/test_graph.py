@@ -1,5 +1,7 @@
 """The whole graph through dg.materialize on both backends."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +11,13 @@ from ml_data_platform import load_data, load_frame
 from ml_data_platform.cli import failure_reasons
 from ml_data_platform.lib.export import read_manifest
 from ml_data_platform.settings import Settings, Storage
-from ml_data_platform_tests.conftest import make_settings, materialize_all, seed_database
+from ml_data_platform_tests.conftest import (
+    make_settings,
+    materialize_all,
+    process_env,
+    seed_database,
+    small_catalog,
+)
 
 
 def data_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -204,3 +212,35 @@ def test_text_labels_are_coded_and_the_codes_recorded_in_the_manifest(tmp_path: 
     np.testing.assert_array_equal(
         y, np.where(pd.read_csv(tmp_path / "rows.csv")["target"] == "churned", 1, 0)
     )
+
+
+FRAMES_AFTER_RUN = """
+import gc, weakref
+from ml_data_platform.cli import main
+from ml_data_platform.io_managers import base
+
+written = []
+put = base.RecentWrites.put
+def tracking_put(self, database, table, run_id, frame, limit):
+    written.append((table, weakref.ref(frame)))
+    put(self, database, table, run_id, frame, limit)
+base.RecentWrites.put = tracking_put
+
+assert main(["run"]) == 0 and written
+gc.collect()
+print(sorted({table for table, ref in written if ref() is not None}))
+"""
+
+
+def test_no_frame_outlives_its_run(tmp_path: Path, storage: Storage):
+    """Once `ml-data-platform run` is over, none of the frames the run stored is left in
+    memory. A fresh process, because what pinned one (Dagster keeping the locals of whoever
+    first builds a metadata record) happens once per process. (`dg.materialize` keeps every
+    output for its result, and Dagster pins the first such run's outputs for good, so this
+    holds for the CLI's `execute_job` path only.)"""
+    env = process_env(tmp_path, small_catalog(), ML_PLATFORM_STORAGE=storage.value)
+    done = subprocess.run(
+        [sys.executable, "-c", FRAMES_AFTER_RUN], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -51,6 +51,17 @@ def table_metadata(frame: pd.DataFrame, table_name: str) -> dict[str, object]:
     }
 
 
+def _compile_schema_records() -> None:
+    """Dagster compiles a record type's checked constructor on its first call and keeps the
+    caller's local variables in it for the rest of the process. Left to table_metadata, the
+    first TableColumn and TableSchema would pin the first table written (a whole raw frame)
+    until the process exits; built here first, they pin nothing."""
+    dg.TableSchema(columns=[dg.TableColumn(name="column", type="float")])
+
+
+_compile_schema_records()
+
+
 class RecentWrites:
     """Frames this process wrote during a run, so the run's own readers skip the database.
 
