@@ -6,7 +6,7 @@ import pytest
 
 from ml_data_platform.catalog import DatasetSpec
 from ml_data_platform.lib.sources import stamp_raw
-from ml_data_platform.lib.validation import ValidationError, validate_features
+from ml_data_platform.lib.validation import ValidationError, side_by_side, validate_features
 
 
 def spec(**extra) -> DatasetSpec:
@@ -108,3 +108,51 @@ def test_missing_target_column_is_named():
 def test_single_class_target_is_refused():
     with pytest.raises(ValidationError, match=r"single class \(\[1\]\)"):
         validate_features(spec(), raw(a=[1.0, 2.0, 3.0], target=[1, 1, 1]))
+
+
+def block_raw(n: int = 50, nan_row: int | None = None) -> pd.DataFrame:
+    """Raw rows whose float features sit in one column-major block, as the synthetic source makes."""
+    values = np.asfortranarray(np.random.default_rng(0).normal(size=(n, 3)))
+    if nan_row is not None:
+        values[nan_row, 1] = np.nan
+    frame = pd.DataFrame(values, columns=["a", "b", "c"])
+    frame["target"] = np.arange(n) % 2
+    return stamp_raw(frame, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_features_share_the_raw_block_when_every_row_is_kept():
+    """No copy of the feature values when cleaning keeps every row (the common case); the
+    values are those of the raw frame, which stays as it was."""
+    frame = block_raw()
+    before = frame.copy()
+    table, _ = validate_features(spec(), frame)
+    assert all(np.shares_memory(table[c].to_numpy(), frame[c].to_numpy()) for c in "abc")
+    pd.testing.assert_frame_equal(table[["a", "b", "c"]], before[["a", "b", "c"]])
+    pd.testing.assert_frame_equal(frame, before)
+
+
+def test_features_are_copied_when_rows_go_or_columns_are_reordered():
+    frame = block_raw(nan_row=3)
+    table, _ = validate_features(spec(on_non_finite="drop"), frame)
+    assert not np.shares_memory(table["a"].to_numpy(), frame["a"].to_numpy())
+    assert table["sample_index"].tolist() == [i for i in range(50) if i != 3]
+    np.testing.assert_array_equal(table["c"].to_numpy(), np.delete(frame["c"].to_numpy(), 3))
+
+    whole = block_raw()
+    reordered, _ = validate_features(spec(feature_columns=["c", "a"]), whole)
+    assert list(reordered.columns[1:3]) == ["c", "a"]
+    assert not np.shares_memory(reordered["c"].to_numpy(), whole["c"].to_numpy())
+    np.testing.assert_array_equal(reordered["c"].to_numpy(), whole["c"].to_numpy())
+
+
+def test_side_by_side_only_for_adjacent_columns_in_order():
+    block = np.asfortranarray(np.arange(12, dtype=np.float64).reshape(4, 3))
+    columns = [block[:, j] for j in range(3)]
+    view = side_by_side(columns)
+    assert view is not None and np.shares_memory(view, block)
+    np.testing.assert_array_equal(view, block)
+    assert side_by_side(columns[::-1]) is None
+    assert side_by_side([columns[0], columns[2]]) is None
+    assert side_by_side([c.copy() for c in columns]) is None  # separate allocations
+    row_major = np.arange(12, dtype=np.float64).reshape(4, 3)
+    assert side_by_side([row_major[:, j] for j in range(3)]) is None  # strided columns
