@@ -6,7 +6,7 @@ import pytest
 
 from ml_data_platform.catalog import DatasetSpec
 from ml_data_platform.lib.sources import stamp_raw
-from ml_data_platform.lib.validation import ValidationError, side_by_side, validate_features
+from ml_data_platform.lib.validation import ValidationError, validate_features
 
 
 def spec(**extra) -> DatasetSpec:
@@ -143,16 +143,3 @@ def test_features_are_copied_when_rows_go_or_columns_are_reordered():
     assert list(reordered.columns[1:3]) == ["c", "a"]
     assert not np.shares_memory(reordered["c"].to_numpy(), whole["c"].to_numpy())
     np.testing.assert_array_equal(reordered["c"].to_numpy(), whole["c"].to_numpy())
-
-
-def test_side_by_side_only_for_adjacent_columns_in_order():
-    block = np.asfortranarray(np.arange(12, dtype=np.float64).reshape(4, 3))
-    columns = [block[:, j] for j in range(3)]
-    view = side_by_side(columns)
-    assert view is not None and np.shares_memory(view, block)
-    np.testing.assert_array_equal(view, block)
-    assert side_by_side(columns[::-1]) is None
-    assert side_by_side([columns[0], columns[2]]) is None
-    assert side_by_side([c.copy() for c in columns]) is None  # separate allocations
-    row_major = np.arange(12, dtype=np.float64).reshape(4, 3)
-    assert side_by_side([row_major[:, j] for j in range(3)]) is None  # strided columns

@@ -17,8 +17,11 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from ml_data_platform.lib.blocks import float_block
+
 ARTIFACT = "preprocessor.joblib"
 INFREQUENT = "__infrequent__"
+FIT_CHUNK_ROWS = 65_536
 
 
 def _text(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
@@ -51,13 +54,17 @@ def fit_preprocessor(
     }
     output = list(numeric)
     if numeric:
-        X = numeric_matrix(train, numeric)
+        X = float_block(train, numeric, copy=False)  # only read
         # SimpleImputer's own median fit goes through masked arrays (~3 s at 700K x 20);
         # np.nanmedian gives the same medians in a tenth of the time, and an imputer fitted on
         # that single row of medians holds exactly them, so the artifact stays plain sklearn.
-        medians = np.nanmedian(X, axis=0)
+        # Column by column, and the scaler row chunk by row chunk, so no step of the fit makes
+        # a train-sized temporary (StandardScaler.fit subtracts the mean from a full copy).
+        medians = np.array([np.nanmedian(X[:, j]) for j in range(X.shape[1])])
         imputer = SimpleImputer(strategy="median").fit(medians[np.newaxis, :])
-        scaler = StandardScaler().fit(_impute(imputer, X))
+        scaler = StandardScaler()
+        for start in range(0, len(X), FIT_CHUNK_ROWS):
+            scaler.partial_fit(_impute(imputer, X[start : start + FIT_CHUNK_ROWS]))
         fitted["numeric"] = Pipeline([("impute", imputer), ("scale", scaler)])
     if text:
         # Categories rarer than the top `max_categories` share one column, and a category never
@@ -72,15 +79,6 @@ def fit_preprocessor(
         output += _one_hot_names(encoder, text)
     fitted["output_names"] = output
     return fitted
-
-
-def numeric_matrix(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
-    """float64 rows x `names`, column-major: one contiguous copy per column, which is what
-    the median and the scaler read fastest (a DataFrame column selection copies twice)."""
-    X = np.empty((len(frame), len(names)), dtype=np.float64, order="F")
-    for j, name in enumerate(names):
-        X[:, j] = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-    return X
 
 
 def _impute(imputer: SimpleImputer, X: np.ndarray) -> np.ndarray:
@@ -122,7 +120,7 @@ def transform(artifact: dict[str, Any], frame: pd.DataFrame) -> np.ndarray:
     parts = []
     if artifact["numeric"] is not None:
         steps = artifact["numeric"].named_steps
-        X = _impute(steps["impute"], numeric_matrix(frame, artifact["numeric_columns"]))
+        X = _impute(steps["impute"], float_block(frame, artifact["numeric_columns"], copy=True))
         parts.append(steps["scale"].transform(X, copy=False))  # X is our own copy: scale in place
     if artifact["categorical"] is not None:
         with warnings.catch_warnings():  # unseen categories are expected at serving time

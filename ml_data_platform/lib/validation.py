@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ml_data_platform.catalog import RESERVED_COLUMNS, DatasetSpec, Policy
+from ml_data_platform.lib.blocks import float_block, take_rows
 
 
 class ValidationError(ValueError):
@@ -43,35 +44,8 @@ def _numeric_features(spec: DatasetSpec, raw: pd.DataFrame, names: list[str]) ->
             "fix the source values, list the columns under categorical_columns if they hold "
             "categories, or leave them out via feature_columns"
         )
-    if names and all(raw[name].dtype == np.float64 for name in names):
-        shared = side_by_side([raw[name].to_numpy() for name in names])
-        if shared is not None:
-            return shared
-    # One column-major copy, filled column by column (a DataFrame column selection would copy
-    # once more before to_numpy does).
-    values = np.empty((len(raw), len(names)), dtype=np.float64, order="F")
-    for j, name in enumerate(names):
-        values[:, j] = raw[name].to_numpy(dtype=np.float64, na_value=np.nan)
-    return values
-
-
-def side_by_side(columns: list[np.ndarray]) -> np.ndarray | None:
-    """The columns as one column-major (rows x columns) array without a copy, when they
-    already lie next to each other in that order (a column-major float block, as the synthetic
-    source, Arrow's to_pandas and validation itself make); None otherwise. Validation then
-    hands the raw frame's memory on to the features instead of copying it."""
-    first = columns[0]
-    rows = len(first)
-    if rows == 0 or any(c.dtype != first.dtype or not c.flags.c_contiguous for c in columns):
-        return None
-    start = first.__array_interface__["data"][0]
-    for j, column in enumerate(columns):
-        if column.__array_interface__["data"][0] != start + j * rows * first.itemsize:
-            return None
-    # Safe to stride past `first`: the memory belongs to its base, which the view keeps alive.
-    return np.lib.stride_tricks.as_strided(
-        first, shape=(rows, len(columns)), strides=(first.itemsize, rows * first.itemsize)
-    )
+    # Only read here; when every row stays, the features frame shares it with the raw frame.
+    return float_block(raw, names, copy=False)
 
 
 def _non_numeric_examples(series: pd.Series) -> list[str]:
@@ -171,16 +145,6 @@ def duplicated_rows(values: np.ndarray, target: np.ndarray, text: Sequence[np.nd
         )
         result[candidates] = exact.duplicated(keep="first").to_numpy()
     return result
-
-
-def take_rows(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """`values[rows]` in column-major order (as it came, when every row is kept)."""
-    if len(rows) == len(values) and values.flags.f_contiguous:
-        return values
-    out = np.empty((len(rows), values.shape[1]), dtype=values.dtype, order="F")
-    for j in range(values.shape[1]):
-        np.take(values[:, j], rows, out=out[:, j])
-    return out
 
 
 def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
