@@ -47,3 +47,14 @@ def test_take_rows_keeps_column_major_order_and_skips_a_full_take():
     taken = take_rows(values, np.array([3, 1]))
     assert taken.flags.f_contiguous
     np.testing.assert_array_equal(taken, values[[3, 1]])
+
+
+def test_side_by_side_refuses_adjacent_memory_it_cannot_keep_alive():
+    """Two columns next to each other in memory but held by different objects: a view over
+    both would outlive the second one's owner, so no view."""
+    memory = np.arange(8, dtype=np.float64)
+    first = memory[:4]
+    second = np.frombuffer(memoryview(memory[4:]), dtype=np.float64)  # owned via a memoryview
+    assert second.__array_interface__["data"][0] == first.__array_interface__["data"][0] + 32
+    assert side_by_side([first, second]) is None
+    assert side_by_side([memory[:4], memory[4:]]) is not None  # same owner: fine

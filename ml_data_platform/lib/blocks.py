@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from numpy.lib.array_utils import byte_bounds
 
 
 def side_by_side(columns: list[np.ndarray]) -> np.ndarray | None:
@@ -17,13 +18,23 @@ def side_by_side(columns: list[np.ndarray]) -> np.ndarray | None:
     column-major array, or of Arrow's to_pandas); None otherwise."""
     first = columns[0]
     rows = len(first)
-    if rows == 0 or any(c.dtype != first.dtype or not c.flags.c_contiguous for c in columns):
+    owner = first.base
+    if (
+        rows == 0
+        or not isinstance(owner, np.ndarray)
+        or any(c.base is not owner or c.dtype != first.dtype or not c.flags.c_contiguous for c in columns)
+    ):
         return None
     start = first.__array_interface__["data"][0]
     for j, column in enumerate(columns):
         if column.__array_interface__["data"][0] != start + j * rows * first.itemsize:
             return None
-    # Safe to stride past `first`: the memory belongs to its base, which the view keeps alive.
+    low, high = byte_bounds(owner)
+    if start < low or start + len(columns) * rows * first.itemsize > high:
+        return None
+    # Safe to stride past `first`: all of the view lies in `owner`'s memory, and the view
+    # keeps `owner` alive (through `first`). Columns merely adjacent in memory but owned by
+    # different arrays never qualify.
     return np.lib.stride_tricks.as_strided(
         first, shape=(rows, len(columns)), strides=(first.itemsize, rows * first.itemsize)
     )
