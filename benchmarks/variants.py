@@ -213,7 +213,8 @@ def floor(rows: int, workdir: Path, clock: Clock, backend: str) -> None:
 
 def ours(rows: int, workdir: Path, clock: Clock, backend: str, checks: bool = True, api: str = "job") -> None:
     """The graph as `ml-data-platform run` executes it (`dg.execute_job`, in-process executor,
-    a persistent instance), or through `dg.materialize` with api="materialize"."""
+    a persistent instance), or through `dg.materialize` as tests and notebooks call it
+    (api="materialize": its default in-memory instance)."""
     import os
 
     import dagster as dg
@@ -246,7 +247,13 @@ def ours(rows: int, workdir: Path, clock: Clock, backend: str, checks: bool = Tr
     from ml_data_platform.definitions import build_definitions
 
     (workdir / "home").mkdir(exist_ok=True)
-    with dg.DagsterInstance.local_temp(str(workdir / "home")) as instance:
+    # dg.materialize's own default is an in-memory instance; execute_job needs a persistent one
+    # (the CLI's), whose SQLite storages cost ~1.5 s to set up.
+    if api == "materialize":
+        instance = dg.DagsterInstance.ephemeral()
+    else:
+        instance = dg.DagsterInstance.local_temp(str(workdir / "home"))
+    with instance:
         if api == "materialize":
             defs = build_definitions()
             result = dg.materialize(selected_definitions(defs), resources=defs.resources, instance=instance)
