@@ -1,3 +1,4 @@
+import tracemalloc
 from datetime import UTC, datetime
 
 import numpy as np
@@ -143,3 +144,25 @@ def test_features_are_copied_when_rows_go_or_columns_are_reordered():
     assert list(reordered.columns[1:3]) == ["c", "a"]
     assert not np.shares_memory(reordered["c"].to_numpy(), whole["c"].to_numpy())
     np.testing.assert_array_equal(reordered["c"].to_numpy(), whole["c"].to_numpy())
+
+
+def test_validation_of_a_clean_block_allocates_less_than_the_table():
+    """Memory, not time: cleaning a clean column-major table allocates no copy of its
+    features (the code before this test peaked at 2.8 x the float table, now ~0.8 x:
+    masks, hashes, the target)."""
+    rows, width = 200_000, 10
+    frame = pd.DataFrame(
+        np.asfortranarray(np.random.default_rng(1).normal(size=(rows, width))),
+        columns=[f"f{i}" for i in range(width)],
+    )
+    frame["target"] = np.arange(rows) % 2
+    frame = stamp_raw(frame, datetime(2026, 1, 1, tzinfo=UTC))
+    size = rows * width * 8
+    tracemalloc.start()
+    try:
+        table, _ = validate_features(spec(), frame)
+        held, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(table) == rows
+    assert held < 0.5 * size and peak < 1.25 * size
