@@ -246,22 +246,22 @@ def ours(rows: int, workdir: Path, clock: Clock, backend: str, checks: bool = Tr
     from benchmarks.graph_job import bench_job, selected_definitions
     from ml_data_platform.definitions import build_definitions
 
-    (workdir / "home").mkdir(exist_ok=True)
     # dg.materialize's own default is an in-memory instance; execute_job needs a persistent one
     # (the CLI's), whose SQLite storages cost ~1.5 s to set up.
     if api == "materialize":
         instance = dg.DagsterInstance.ephemeral()
     else:
+        (workdir / "home").mkdir(exist_ok=True)
         instance = dg.DagsterInstance.local_temp(str(workdir / "home"))
     with instance:
         if api == "materialize":
             defs = build_definitions()
             result = dg.materialize(selected_definitions(defs), resources=defs.resources, instance=instance)
-            run_id = result.run_id
         else:
             with dg.execute_job(dg.reconstructable(bench_job), instance=instance) as result:
-                run_id = result.run_id
+                pass
         assert result.success
+        run_id = result.run_id
         steps: dict[str, list[float]] = defaultdict(list)
         for record in instance.all_logs(run_id):
             event = record.dagster_event
