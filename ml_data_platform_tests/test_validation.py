@@ -68,6 +68,25 @@ def test_duplicates_match_a_pandas_reference_on_many_rows():
     assert table["sample_index"].tolist() == [0, 2]  # -0.0 == 0.0, as pandas compares them
 
 
+def test_non_finite_and_duplicate_rows_dropped_together_match_a_pandas_reference():
+    """Both policies at once: rows and values equal dropping the non-finite rows, then the
+    duplicates, with pandas (the kept rows' values come from one block, indexed twice)."""
+    rng = np.random.default_rng(5)
+    values = np.asfortranarray(rng.integers(0, 3, (2000, 3)).astype(np.float64))
+    values[rng.random((2000, 3)) < 0.05] = np.nan
+    target = rng.integers(0, 2, 2000)
+    frame = pd.DataFrame(values, columns=["a", "b", "c"]).assign(target=target)
+    table, report = validate_features(
+        spec(on_non_finite="drop"), stamp_raw(frame, datetime(2026, 1, 1, tzinfo=UTC))
+    )
+    expected = frame.assign(sample_index=np.arange(2000)).dropna()
+    expected = expected[~expected.duplicated(subset=["a", "b", "c", "target"], keep="first")]
+    assert report.non_finite_rows_dropped > 0 and report.duplicate_rows_dropped > 0
+    assert table["sample_index"].tolist() == expected["sample_index"].tolist()
+    np.testing.assert_array_equal(table[["a", "b", "c"]].to_numpy(), expected[["a", "b", "c"]].to_numpy())
+    assert table["target"].tolist() == expected["target"].tolist()
+
+
 def test_duplicates_fail_by_policy():
     with pytest.raises(ValidationError, match="repeat an earlier row"):
         validate_features(spec(on_duplicates="fail"), raw(a=[1.0, 1.0], target=[0, 0]))

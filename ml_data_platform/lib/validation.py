@@ -166,7 +166,7 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
 
     categorical = [n for n in names if n in spec.categorical_columns]
     numeric = [n for n in names if n not in spec.categorical_columns]
-    values = _numeric_features(spec, raw, numeric)  # one float64 copy, rows x numeric features
+    values = _numeric_features(spec, raw, numeric)  # rows x numeric features, column-major
     text = {n: categorical_values(raw[n]) for n in categorical}
     target_codes, mapping = _integer_target(spec, raw)
     target = target_codes.to_numpy()
@@ -189,7 +189,8 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
         )
 
     kept = np.flatnonzero(finite)
-    duplicated = duplicated_rows(take_rows(values, kept), target[kept], [c[kept] for c in text.values()])
+    finite_values = take_rows(values, kept)  # `values` itself when every row is finite
+    duplicated = duplicated_rows(finite_values, target[kept], [c[kept] for c in text.values()])
     duplicates = int(duplicated.sum())
     sample_index = raw["sample_index"].to_numpy(dtype=np.int64)
     if duplicates and spec.on_duplicates is Policy.fail:
@@ -198,11 +199,13 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
             f"dataset {spec.name!r}: {duplicates} row(s) repeat an earlier row's features and "
             f"target (sample_index {first}...); deduplicate the source or set on_duplicates: drop"
         )
-    kept = kept[~duplicated]
+    unique = np.flatnonzero(~duplicated)
+    kept = kept[unique]
 
     # One float block whose columns are contiguous: every later per-column pass (checks,
-    # profiles, hashing, splits) then reads memory in order.
-    table = pd.DataFrame(take_rows(values, kept), columns=numeric)
+    # profiles, hashing, splits) then reads memory in order. At most one copy of the values
+    # (none when every row stays): the duplicates come out of the finite rows' block.
+    table = pd.DataFrame(take_rows(finite_values, unique), columns=numeric)
     for name in categorical:  # back into declared order
         table.insert(names.index(name), name, text[name][kept])
     table.insert(0, "sample_index", sample_index[kept])
