@@ -101,7 +101,9 @@ def load_data(
         )
     section = "model_ready" if transformed else "splits"
     frame = _read_splits(dataset, out_dir, manifest, split, section)
-    columns = manifest.get("model_ready_columns", manifest["feature_columns"]) if transformed else None
-    X = frame[columns or manifest["feature_columns"]].to_numpy(dtype=np.float64)
+    columns = manifest["feature_columns"]
+    if transformed:  # exports from before categorical support have no model_ready_columns
+        columns = manifest.get("model_ready_columns", columns)
+    X = frame[columns].to_numpy(dtype=np.float64)
     y = frame[manifest["target"]].to_numpy(dtype=np.int64)
     return X, y
