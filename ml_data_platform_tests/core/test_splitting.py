@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ml_data_platform.lib.splitting import SplitError, allocate, allocate_per_class, stratified_split
+from ml_data_platform.core.splitting import SplitError, allocate, allocate_per_class, stratified_split
+
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
 RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
 

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
-from ml_data_platform.lib.quality import ERROR, WARN, Outcome
+from ml_data_platform.core.quality import ERROR, WARN, Outcome
 
 FIT_ROWS = 200_000  # a baseline answers "is there signal?"; more rows only cost time
 
@@ -42,6 +42,7 @@ def fit_and_score(
             "macro_f1": float(f1_score(y, predicted, average="macro")),
             "roc_auc": float(auc),
             "majority_accuracy": float(np.mean(y == majority)),
+            "rows": float(len(y)),
         }
     scores["train"]["fitted_on_rows"] = float(len(y_fit))
     return model, scores
@@ -58,18 +59,37 @@ def check_signal(scores: dict[str, dict[str, float]], margin: float) -> Outcome:
         observed={"val_accuracy": val["accuracy"], "majority_accuracy": val["majority_accuracy"]},
         threshold={"margin": margin},
         severity=WARN,
+        metric="val_accuracy_over_majority",
+        value=round(val["accuracy"] - val["majority_accuracy"], 4),
+        limit=margin,
     )
 
 
-def check_leakage(scores: dict[str, dict[str, float]], perfect: float = 0.999) -> Outcome:
-    """ERROR when test is (near) perfect while train is not: test rows likely leaked in."""
+def check_leakage(
+    scores: dict[str, dict[str, float]], perfect: float = 0.999, chance: float = 0.001
+) -> Outcome:
+    """ERROR when test is (near) perfect while train is not, and a split of test's size would
+    rarely be perfect by chance at train's accuracy: test rows likely leaked in.
+
+    Train accuracy is an optimistic estimate of the model's, so the chance is if anything
+    overstated; a 22-row test split of an easy table (iris) is perfect half the time."""
     train, test = scores["train"]["accuracy"], scores["test"]["accuracy"]
-    suspicious = test >= perfect and train < perfect
+    rows = int(scores["test"].get("rows", 0))
+    by_chance = float(train**rows) if rows else 0.0  # P(every test row right | train's accuracy)
+    perfect_test = test >= perfect and train < perfect
+    suspicious = perfect_test and by_chance < chance
+    summary = f"test accuracy {test:.4f}" + (f" on {rows} rows" if rows else "") + f", train {train:.4f}"
+    if suspicious:
+        summary += ": test is perfect while train is not, which points at leakage"
+    elif perfect_test:
+        summary += f": a perfect test split this small is likely by chance (p={by_chance:.2g})"
     return Outcome(
         passed=not suspicious,
-        summary=f"test accuracy {test:.4f}, train {train:.4f}"
-        + (": test is perfect while train is not, which points at leakage" if suspicious else ""),
-        observed={"train_accuracy": train, "test_accuracy": test},
-        threshold={"perfect": perfect},
+        summary=summary,
+        observed={"train_accuracy": train, "test_accuracy": test, "test_rows": rows, "chance": by_chance},
+        threshold={"perfect": perfect, "chance": chance},
         severity=ERROR,
+        metric="test_accuracy",
+        value=round(test, 4),
+        limit=perfect,
     )

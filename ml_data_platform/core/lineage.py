@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -32,12 +31,4 @@ def frame_fingerprint(frame: pd.DataFrame, skip: Collection[str] = ()) -> str:
             digest.update(column.to_numpy(dtype="datetime64[ns]").view(np.int64).tobytes())
         else:
             digest.update(pd.util.hash_pandas_object(column, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path, chunk_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
     return digest.hexdigest()

@@ -9,17 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml_data_platform.lib.contract import Contract, evaluate, invalid_rows
-from ml_data_platform.lib.profile import (
-    categorical_psi,
-    categorical_psi_against_profile,
-    category_counts,
-    is_categorical,
-    psi,
-    psi_against_profile,
-    thin,
-)
-from ml_data_platform.lib.splitting import allocate, min_rows_per_class
+from ml_data_platform.core.contract import Contract, evaluate, invalid_rows
+from ml_data_platform.core.splitting import allocate, min_rows_per_class
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -32,6 +23,9 @@ class Outcome:
     observed: dict[str, Any] = field(default_factory=dict)
     threshold: dict[str, Any] = field(default_factory=dict)
     severity: str = ERROR  # how bad a failure is: ERROR blocks, WARN is for a human to look at
+    metric: str | None = None  # the main observed number, e.g. "max_psi": plotted per run in the UI
+    value: float | None = None
+    limit: float | None = None  # the threshold it is held to, plotted beside it
 
 
 def _join(problems: list[str], ok: str) -> str:
@@ -71,6 +65,9 @@ def check_raw(
             "min_rows": min_rows,
             "required_columns": required_columns,
         },
+        metric="rows",
+        value=rows,
+        limit=expected_rows if expected_rows is not None else min_rows,
     )
 
 
@@ -87,6 +84,9 @@ def check_contract(frame: pd.DataFrame, contract: Contract) -> Outcome:
             "violations": [{"column": v.column, "rule": v.rule, "rows": v.rows} for v in violations],
         },
         threshold={"violations": 0, "columns": [c.name for c in contract.columns]},
+        metric="violations",
+        value=len(violations),
+        limit=0,
     )
 
 
@@ -112,6 +112,9 @@ def check_completeness(frame: pd.DataFrame, columns: list[str], max_null_fractio
         else f"every column within {max_null_fraction:.1%} nulls",
         observed={"null_share": {k: round(v, 6) for k, v in shares.items() if v}},
         threshold={"max_null_fraction": max_null_fraction},
+        metric="max_null_share",
+        value=round(max(shares.values(), default=0.0), 6),
+        limit=max_null_fraction,
     )
 
 
@@ -132,6 +135,9 @@ def check_quality_score(frame: pd.DataFrame, contract: Contract, threshold: floa
         f"{'>=' if passed else 'below'} {threshold:g}",
         observed={"dqs": round(score, 4), "invalid_rows": bad, "rows": len(frame)},
         threshold={"dqs": threshold},
+        metric="dqs",
+        value=round(score, 4),
+        limit=threshold,
     )
 
 
@@ -141,8 +147,10 @@ def check_class_balance(
     expected: dict[int, float] | None,
     tolerance: float,
     ratios: Mapping[str, float],
+    previous: dict[int, float] | None = None,
 ) -> Outcome:
-    """ERROR when a class cannot be stratified; WARN when a share strays from the declared one."""
+    """ERROR when a class cannot be stratified; WARN when a share strays from the declared
+    one, or (nothing declared) from the previous materialization's; with neither, it says so."""
     counts = frame[target].value_counts().sort_index()
     total = int(counts.sum())
     shares = {int(k): float(v) / total for k, v in counts.items()} if total else {}
@@ -150,143 +158,46 @@ def check_class_balance(
     too_few = {int(k): int(v) for k, v in counts.items() if v < needed}
     if expected is not None:
         too_few.update({c: 0 for c in expected if c not in shares})
-    observed = {
+    basis = "declared weights" if expected is not None else "previous materialization's shares"
+    reference = expected if expected is not None else previous
+    observed: dict[str, Any] = {
         "class_counts": {int(k): int(v) for k, v in counts.items()},
         "class_shares": {k: round(v, 4) for k, v in shares.items()},
     }
-    threshold = {"expected_shares": expected, "tolerance": tolerance, "min_rows_per_class": needed}
+    threshold = {
+        "expected_shares": reference,
+        "expected_from": basis if reference is not None else None,
+        "tolerance": tolerance,
+        "min_rows_per_class": needed,
+    }
     if too_few:
         return Outcome(
             False,
             f"class(es) with too few rows to stratify (need {needed}): {too_few}",
             observed,
             threshold,
-            ERROR,
+            metric="smallest_class_rows",
+            value=min(too_few.values()),
+            limit=needed,
         )
-    off = {
-        c: round(shares.get(c, 0.0) - e, 4)
-        for c, e in (expected or {}).items()
-        if abs(shares.get(c, 0.0) - e) > tolerance
-    }
-    observed["max_share_gap"] = round(
-        max((abs(shares.get(c, 0.0) - e) for c, e in (expected or {}).items()), default=0.0), 4
-    )
-    if off:
+    if reference is None:
         return Outcome(
-            False,
-            f"class share(s) off the declared weights by more than {tolerance:.0%}: {off}",
+            True,
+            f"no expected class shares: the catalog declares no classes or class_weights and there is no "
+            f"previous materialization; shares {observed['class_shares']} are recorded for the next run",
             observed,
             threshold,
             WARN,
         )
-    return Outcome(
-        True, f"class shares {observed['class_shares']} within {tolerance:.0%}", observed, threshold, WARN
+    gaps = {c: shares.get(c, 0.0) - reference.get(c, 0.0) for c in {*reference, *shares}}
+    gap = observed["max_share_gap"] = round(max((abs(g) for g in gaps.values()), default=0.0), 4)
+    off = {c: round(g, 4) for c, g in sorted(gaps.items()) if abs(g) > tolerance}
+    summary = (
+        f"class share(s) off the {basis} by more than {tolerance:.0%}: {off}"
+        if off
+        else f"class shares {observed['class_shares']} within {tolerance:.0%} of the {basis}"
     )
-
-
-def _previous_note(previous: Mapping[str, Any] | None) -> str | None:
-    if not previous:
-        return "first materialization: no previous profile to compare with"
-    return None
-
-
-def check_learned_bounds(
-    frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, margin: float
-) -> Outcome:
-    """Values outside the previous materialization's range widened by `margin` std, and
-    categories it never held (WARN)."""
-    note = _previous_note(previous)
-    if note:
-        return Outcome(True, note, severity=WARN)
-    outside: dict[str, int] = {}
-    bounds: dict[str, list[float]] = {}
-    new_categories: dict[str, list[str]] = {}
-    for name in features:
-        ref = previous.get(name, {})
-        if ref.get("kind") == "categorical":
-            if ref["other_share"] == 0:  # the stored profile lists every category it saw
-                unseen = ~frame[name].isin(list(ref["shares"])) & frame[name].notna()
-                if unseen.any():
-                    outside[name] = int(unseen.sum())
-                    new_categories[name] = sorted(frame.loc[unseen, name].astype(str).unique())[:5]
-            continue
-        if "min" not in ref:
-            continue
-        low, high = ref["min"] - margin * ref["std"], ref["max"] + margin * ref["std"]
-        bounds[name] = [round(low, 6), round(high, 6)]
-        values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        count = int(((values < low) | (values > high)).sum())
-        if count:
-            outside[name] = count
-    return Outcome(
-        passed=not outside,
-        summary=f"values outside learned bounds: {outside}"
-        + (f"; new categories: {new_categories}" if new_categories else "")
-        if outside
-        else "every value within the learned bounds",
-        observed={"rows_outside": outside, "new_categories": new_categories},
-        threshold={"bounds": bounds, "margin_std": margin},
-        severity=WARN,
-    )
-
-
-def _psi_outcome(scores: dict[str, float], threshold: float, failing: str, passing: str) -> Outcome:
-    """WARN naming the (up to five) worst features whose PSI is above `threshold`."""
-    worst = sorted(((v, k) for k, v in scores.items() if v > threshold), reverse=True)
-    top = max(scores.values(), default=0.0)
-    return Outcome(
-        passed=not worst,
-        summary=f"{failing}: " + ", ".join(f"{k} (PSI {v:.3f})" for v, k in worst[:5])
-        if worst
-        else f"{passing} {top:.3f} <= {threshold:g}",
-        observed={"psi": scores, "max_psi": top, "worst": [k for _, k in worst[:5]]},
-        threshold={"psi": threshold},
-        severity=WARN,
-    )
-
-
-def check_drift(
-    frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, threshold: float
-) -> Outcome:
-    """Per-feature PSI against the previous materialization's stored profile (WARN)."""
-    note = _previous_note(previous)
-    if note:
-        return Outcome(True, note, severity=WARN, threshold={"psi": threshold})
-    scores = {}
-    for name in features:
-        if name in previous:
-            if previous[name].get("kind") == "categorical":
-                value = categorical_psi_against_profile(frame[name], previous[name])
-            else:
-                values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-                value = psi_against_profile(values, previous[name])
-            if value is not None:
-                scores[name] = round(value, 4)
-    return _psi_outcome(scores, threshold, "drifted", "max PSI")
-
-
-def check_split_distribution(
-    train: pd.DataFrame, test: pd.DataFrame, features: list[str], threshold: float
-) -> Outcome:
-    """Train vs test PSI per feature on train's quantile bins (categories for text features):
-    wildly apart splits are a WARN."""
-    scores = {}
-    for name in features:
-        if is_categorical(train[name]):
-            if train[name].notna().any() and test[name].notna().any():
-                scores[name] = round(
-                    categorical_psi(category_counts(train[name]), category_counts(test[name])), 4
-                )
-            continue
-        a = train[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        b = test[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-        if a.size and b.size:
-            bins = int(min(10, max(2, min(a.size, b.size) // 10)))  # ~10 rows per bin at least
-            edges = np.quantile(thin(a), np.linspace(0, 1, bins + 1))
-            if len(np.unique(edges)) >= 3:
-                scores[name] = round(psi(a, b, edges), 4)
-    return _psi_outcome(scores, threshold, "train/test apart on", "max train/test PSI")
+    return Outcome(not off, summary, observed, threshold, WARN, "max_share_gap", gap, tolerance)
 
 
 def check_splits(
@@ -347,4 +258,46 @@ def check_splits(
             "max_rows_off_per_class": 1,
             "expected_sizes": allocate(len(features), ratios),
         },
+        metric="max_rows_off_per_class",
+        value=round(worst, 3),
+        limit=1,
+    )
+
+
+def _listed(names: list[str], limit: int) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", … {len(names) - limit} more" if len(names) > limit else "")
+
+
+def check_schema_change(
+    previous: Mapping[str, str] | None, current: Mapping[str, str], limit: int = 5
+) -> Outcome:
+    """Columns added, removed or retyped since the previous materialization (WARN), summarized
+    by counts and the first few names: a 2,000-column change stays one readable line."""
+    if previous is None:
+        return Outcome(True, "first materialization: no previous column schema", severity=WARN)
+    added = [c for c in current if c not in previous]
+    removed = [c for c in previous if c not in current]
+    retyped = [
+        f"{c}: {previous[c]} -> {current[c]}" for c in current if c in previous and previous[c] != current[c]
+    ]
+    parts = [
+        f"{len(names)} {what} ({_listed(names, limit)})"
+        for names, what in ((added, "added"), (removed, "removed"), (retyped, "changed type"))
+        if names
+    ]
+    return Outcome(
+        passed=not parts,
+        summary="column schema changed: " + "; ".join(parts) if parts else f"same {len(current)} columns",
+        observed={
+            "added": len(added),
+            "removed": len(removed),
+            "changed_type": len(retyped),
+            "first_changes": {"added": added[:50], "removed": removed[:50], "changed_type": retyped[:50]},
+        },
+        threshold={"changes": 0},
+        severity=WARN,
+        metric="schema_changes",
+        value=len(added) + len(removed) + len(retyped),
+        limit=0,
     )

@@ -2,8 +2,11 @@
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from ml_data_platform.lib.blocks import float_block, side_by_side, take_rows
+from ml_data_platform.core.blocks import float_block, side_by_side, take_rows
+
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
 
 def test_side_by_side_only_for_adjacent_columns_in_order():

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml_data_platform.catalog import DatasetSpec
+from ml_data_platform.core.rules import TableRules
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,16 @@ class Violation:
 
     def __str__(self) -> str:
         return f"{self.column}: {self.rule} ({self.rows} rows)"
+
+
+def non_numeric_examples(series: pd.Series, sample_index: pd.Series) -> str:
+    """The first values that do not parse as numbers (any values, for booleans), with the
+    rows they are in and how many there are."""
+    values = series.dropna()
+    if series.dtype != bool:
+        values = values[pd.to_numeric(values, errors="coerce").isna()]
+    shown = ", ".join(f"{v!r} (sample_index {sample_index[i]})" for i, v in values.head(2).items())
+    return shown + (f" and {len(values) - 2} more such values" if len(values) > 2 else "")
 
 
 def _dtype_ok(series: pd.Series, dtype: str) -> bool:
@@ -85,6 +95,18 @@ def _row_failures(series: pd.Series, column: Column) -> dict[str, np.ndarray]:
     return failures
 
 
+def _dtype_violation(frame: pd.DataFrame, column: Column) -> Violation:
+    """A numeric column holding text names the values that are not numbers, and their rows."""
+    series = frame[column.name]
+    if column.dtype == "numeric" and series.dtype != bool and "sample_index" in frame:
+        bad = int(pd.to_numeric(series.dropna(), errors="coerce").isna().sum())
+        if bad:
+            examples = non_numeric_examples(series, frame["sample_index"])
+            rule = f"not a number: {examples} (list it under categorical_columns if it holds categories)"
+            return Violation(column.name, rule, bad)
+    return Violation(column.name, f"dtype {column.dtype} (is {series.dtype})", len(frame))
+
+
 def evaluate(frame: pd.DataFrame, contract: Contract) -> list[Violation]:
     """Every broken rule with the column it is about and how many rows break it."""
     found: list[Violation] = []
@@ -101,7 +123,7 @@ def evaluate(frame: pd.DataFrame, contract: Contract) -> list[Violation]:
             continue
         series = frame[column.name]
         if not _dtype_ok(series, column.dtype):
-            found.append(Violation(column.name, f"dtype {column.dtype} (is {series.dtype})", len(frame)))
+            found.append(_dtype_violation(frame, column))
         for rule, mask in _row_failures(series, column).items():
             if mask.any():
                 found.append(Violation(column.name, rule, int(mask.sum())))
@@ -120,36 +142,36 @@ def invalid_rows(frame: pd.DataFrame, contract: Contract) -> np.ndarray:
     return bad
 
 
-def _feature_column(spec: DatasetSpec, name: str) -> Column:
-    if name in spec.categorical_columns:
+def _feature_column(rules: TableRules, name: str) -> Column:
+    if name in rules.categorical_columns:
         return Column(name, "text", nullable=False)
-    return Column(name, "float64", nullable=False, finite=True, bounds=spec.quality.feature_bounds.get(name))
+    return Column(name, "float64", nullable=False, finite=True, bounds=rules.feature_bounds.get(name))
 
 
-def features_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
-    classes = spec.target_codes()
+def features_contract(rules: TableRules, feature_names: Sequence[str]) -> Contract:
+    classes = rules.target_codes
     return Contract(
         stage="features",
         columns=(
             Column("sample_index", "int64", nullable=False, unique=True),
-            *(_feature_column(spec, n) for n in feature_names),
-            Column(spec.target, "int64", nullable=False, isin=tuple(classes) if classes else None),
+            *(_feature_column(rules, n) for n in feature_names),
+            Column(rules.target, "int64", nullable=False, isin=tuple(classes) if classes else None),
             Column("ingested_at", "datetime64[ns, UTC]", nullable=False),
         ),
         exact_columns=True,
     )
 
 
-def quality_contract(spec: DatasetSpec, feature_names: Sequence[str], stage: str = "features") -> Contract:
-    """What makes a row valid: the features rules on any numeric dtype; on raw, the target is
+def quality_contract(rules: TableRules, feature_names: Sequence[str], stage: str = "features") -> Contract:
+    """What makes a row valid: the features contract's rules on any numeric dtype; on raw, the target is
     judged by its declared labels (which may be text) rather than its codes."""
-    strict = features_contract(spec, feature_names)
-    labels = spec.declared_classes()
+    strict = features_contract(rules, feature_names)
+    labels = rules.declared_labels
     relaxed = []
     for c in strict.columns:
-        if stage == "raw" and c.name == spec.target:
+        if stage == "raw" and c.name == rules.target:
             relaxed.append(Column(c.name, "label", nullable=False, isin=tuple(labels) if labels else None))
-        elif stage == "raw" and c.name in spec.categorical_columns:
+        elif stage == "raw" and c.name in rules.categorical_columns:
             relaxed.append(Column(c.name, "label", nullable=False))
         else:
             dtype = "numeric" if c.dtype in ("float64", "int64") else c.dtype
@@ -157,15 +179,15 @@ def quality_contract(spec: DatasetSpec, feature_names: Sequence[str], stage: str
     return Contract(stage="quality", columns=tuple(relaxed), exact_columns=False)
 
 
-def raw_contract(spec: DatasetSpec, feature_names: Sequence[str]) -> Contract:
+def raw_contract(rules: TableRules, feature_names: Sequence[str]) -> Contract:
     """Raw is as it arrived: declared columns present, numeric unless categorical; nulls are
     judged elsewhere."""
     return Contract(
         stage="raw",
         columns=(
             Column("sample_index", "int64", nullable=False, unique=True),
-            *(Column(n, "label" if n in spec.categorical_columns else "numeric") for n in feature_names),
-            Column(spec.target, "label"),
+            *(Column(n, "label" if n in rules.categorical_columns else "numeric") for n in feature_names),
+            Column(rules.target, "label"),
             Column("ingested_at", "datetime64[ns, UTC]", nullable=False),
         ),
         exact_columns=False,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import joblib
@@ -17,9 +14,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from ml_data_platform.lib.blocks import float_block
+from ml_data_platform.core.blocks import float_block
 
-ARTIFACT = "preprocessor.joblib"
 INFREQUENT = "__infrequent__"
 FIT_CHUNK_ROWS = 65_536
 
@@ -29,6 +25,18 @@ def _text(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
     values = frame[names].to_numpy(dtype=object)
     values[pd.isna(values)] = np.nan
     return values
+
+
+def with_versions(fitted: dict[str, Any]) -> dict[str, Any]:
+    """The fitted parts plus the library versions that must match where they are loaded."""
+    return {
+        **fitted,
+        "versions": {
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+            "joblib": joblib.__version__,
+        },
+    }
 
 
 def fit_preprocessor(
@@ -145,38 +153,6 @@ def model_ready(artifact: dict[str, Any], split: pd.DataFrame, target: str) -> p
     frame.insert(0, "sample_index", split["sample_index"].to_numpy())
     frame[target] = split[target].to_numpy()
     return frame
-
-
-def save_artifact(fitted: dict[str, Any], path: Path) -> dict[str, Any]:
-    """Write the fitted parts, column names and library versions with joblib to a temp file,
-    then rename."""
-    artifact = {
-        **fitted,
-        "versions": {
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-            "joblib": joblib.__version__,
-        },
-    }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        joblib.dump(artifact, tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return artifact
-
-
-def load_artifact(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise FileNotFoundError(f"no preprocessor artifact at {path}; materialize <dataset>/preprocessor")
-    return joblib.load(path)
 
 
 def describe(artifact: dict[str, Any], limit: int = 20) -> dict[str, dict[str, Any]]:

@@ -6,12 +6,18 @@ import pandas as pd
 import pytest
 
 from ml_data_platform.catalog import DatasetSpec
-from ml_data_platform.lib.sources import stamp_raw
-from ml_data_platform.lib.validation import ValidationError, validate_features
+from ml_data_platform.core.rules import TableRules
+from ml_data_platform.core.validation import ValidationError, validate_features
+from ml_data_platform.sources.readers import stamp_raw
+
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
 
-def spec(**extra) -> DatasetSpec:
-    return DatasetSpec.model_validate({"name": "ds", "source": {"type": "file", "path": "x.csv"}, **extra})
+def rules(**extra) -> TableRules:
+    """The rules a catalog entry with these fields derives for validation."""
+    return DatasetSpec.model_validate(
+        {"name": "ds", "source": {"type": "file", "path": "x.csv"}, **extra}
+    ).rules()
 
 
 def raw(**columns) -> pd.DataFrame:
@@ -19,7 +25,7 @@ def raw(**columns) -> pd.DataFrame:
 
 
 def test_types_and_column_order_are_enforced():
-    table, report = validate_features(spec(), raw(b=[1, 2, 3], a=[0.5, 1.5, 2.5], target=[0.0, 1.0, 1.0]))
+    table, report = validate_features(rules(), raw(b=[1, 2, 3], a=[0.5, 1.5, 2.5], target=[0.0, 1.0, 1.0]))
     assert list(table.columns) == ["sample_index", "b", "a", "target", "ingested_at"]
     assert table["b"].dtype == np.float64 and table["a"].dtype == np.float64
     assert table["target"].dtype == np.int64
@@ -29,12 +35,12 @@ def test_types_and_column_order_are_enforced():
 def test_non_finite_rows_fail_by_default_with_counts_and_fix():
     frame = raw(a=[1.0, np.nan, np.inf], b=[1.0, 2.0, 3.0], target=[0, 1, 1])
     with pytest.raises(ValidationError, match=r"2 row\(s\).*'a': 2.*on_non_finite: drop"):
-        validate_features(spec(), frame)
+        validate_features(rules(), frame)
 
 
 def test_non_finite_rows_dropped_by_policy():
     frame = raw(a=[1.0, np.nan, 3.0, -np.inf], target=[0, 1, 1, 0])
-    table, report = validate_features(spec(on_non_finite="drop"), frame)
+    table, report = validate_features(rules(on_non_finite="drop"), frame)
     assert table["sample_index"].tolist() == [0, 2]
     assert report.non_finite_rows_dropped == 2
 
@@ -42,12 +48,12 @@ def test_non_finite_rows_dropped_by_policy():
 def test_missing_target_label_counts_as_non_finite():
     frame = raw(a=[1.0, 2.0, 3.0], target=[0, None, 1])
     with pytest.raises(ValidationError, match="'target': 1"):
-        validate_features(spec(), frame)
+        validate_features(rules(), frame)
 
 
 def test_duplicates_dropped_by_default_keep_first():
     frame = raw(a=[1.0, 1.0, 2.0], target=[0, 0, 1])
-    table, report = validate_features(spec(), frame)
+    table, report = validate_features(rules(), frame)
     assert table["sample_index"].tolist() == [0, 2]
     assert report.duplicate_rows_dropped == 1
 
@@ -60,11 +66,11 @@ def test_duplicates_match_a_pandas_reference_on_many_rows():
     b = rng.integers(0, 3, 3000).astype(np.float64)
     a[rng.random(3000) < 0.3] *= -1  # -0.0 among the zeros
     target = rng.integers(0, 2, 3000)
-    table, report = validate_features(spec(), raw(a=a, b=b, target=target))
+    table, report = validate_features(rules(), raw(a=a, b=b, target=target))
     expected = pd.DataFrame({"a": a, "b": b, "t": target}).duplicated(keep="first").to_numpy()
     assert table["sample_index"].tolist() == np.flatnonzero(~expected).tolist()
     assert report.duplicate_rows_dropped == int(expected.sum()) > 0
-    table, _ = validate_features(spec(), raw(a=[0.0, -0.0, 1.0], target=[0, 0, 1]))
+    table, _ = validate_features(rules(), raw(a=[0.0, -0.0, 1.0], target=[0, 0, 1]))
     assert table["sample_index"].tolist() == [0, 2]  # -0.0 == 0.0, as pandas compares them
 
 
@@ -77,7 +83,7 @@ def test_non_finite_and_duplicate_rows_dropped_together_match_a_pandas_reference
     target = rng.integers(0, 2, 2000)
     frame = pd.DataFrame(values, columns=["a", "b", "c"]).assign(target=target)
     table, report = validate_features(
-        spec(on_non_finite="drop"), stamp_raw(frame, datetime(2026, 1, 1, tzinfo=UTC))
+        rules(on_non_finite="drop"), stamp_raw(frame, datetime(2026, 1, 1, tzinfo=UTC))
     )
     expected = frame.assign(sample_index=np.arange(2000)).dropna()
     expected = expected[~expected.duplicated(subset=["a", "b", "c", "target"], keep="first")]
@@ -89,45 +95,48 @@ def test_non_finite_and_duplicate_rows_dropped_together_match_a_pandas_reference
 
 def test_duplicates_fail_by_policy():
     with pytest.raises(ValidationError, match="repeat an earlier row"):
-        validate_features(spec(on_duplicates="fail"), raw(a=[1.0, 1.0], target=[0, 0]))
+        validate_features(rules(on_duplicates="fail"), raw(a=[1.0, 1.0], target=[0, 0]))
 
 
 def test_non_numeric_feature_is_named_with_examples():
-    with pytest.raises(ValidationError, match=r"\['colour'\] are not numeric.*'red'"):
-        validate_features(spec(), raw(a=[1.0, 2.0], colour=["red", "blue"], target=[0, 1]))
+    with pytest.raises(
+        ValidationError,
+        match=r"\['colour'\] are not numeric: colour holds 'red' \(sample_index 0\), 'blue' \(sample_",
+    ):
+        validate_features(rules(), raw(a=[1.0, 2.0], colour=["red", "blue"], target=[0, 1]))
 
 
 def test_fractional_or_boolean_target_is_refused():
     with pytest.raises(ValidationError, match="non-integer"):
-        validate_features(spec(), raw(a=[1.0, 2.0], target=[0.5, 1.0]))
+        validate_features(rules(), raw(a=[1.0, 2.0], target=[0.5, 1.0]))
     with pytest.raises(ValidationError, match="boolean"):
-        validate_features(spec(), raw(a=[1.0, 2.0], target=[True, False]))
+        validate_features(rules(), raw(a=[1.0, 2.0], target=[True, False]))
 
 
 def test_text_labels_get_stable_codes_sorted_or_declared():
-    table, report = validate_features(spec(), raw(a=[1.0, 2.0, 3.0], target=["yes", "no", "yes"]))
+    table, report = validate_features(rules(), raw(a=[1.0, 2.0, 3.0], target=["yes", "no", "yes"]))
     assert report.label_codes == {"no": 0, "yes": 1}
     assert table["target"].tolist() == [1, 0, 1] and table["target"].dtype == np.int64
-    declared = spec(classes=["yes", "no"])
+    declared = rules(classes=["yes", "no"])
     table, report = validate_features(declared, raw(a=[1.0, 2.0, 3.0], target=["yes", "no", "yes"]))
     assert report.label_codes == {"yes": 0, "no": 1} and table["target"].tolist() == [0, 1, 0]
 
 
 def test_text_labels_outside_the_declared_classes_are_named():
     with pytest.raises(ValidationError, match=r"label\(s\) \['maybe'\] not in the declared classes"):
-        validate_features(spec(classes=["yes", "no"]), raw(a=[1.0, 2.0], target=["yes", "maybe"]))
+        validate_features(rules(classes=["yes", "no"]), raw(a=[1.0, 2.0], target=["yes", "maybe"]))
     with pytest.raises(ValidationError, match="classes declares string labels"):
-        validate_features(spec(classes=["yes", "no"]), raw(a=[1.0, 2.0], target=[0, 1]))
+        validate_features(rules(classes=["yes", "no"]), raw(a=[1.0, 2.0], target=[0, 1]))
 
 
 def test_missing_target_column_is_named():
     with pytest.raises(ValidationError, match=r"lacks column\(s\) \['target'\]"):
-        validate_features(spec(), raw(a=[1.0, 2.0], label=[0, 1]))
+        validate_features(rules(), raw(a=[1.0, 2.0], label=[0, 1]))
 
 
 def test_single_class_target_is_refused():
     with pytest.raises(ValidationError, match=r"single class \(\[1\]\)"):
-        validate_features(spec(), raw(a=[1.0, 2.0, 3.0], target=[1, 1, 1]))
+        validate_features(rules(), raw(a=[1.0, 2.0, 3.0], target=[1, 1, 1]))
 
 
 def block_raw(n: int = 50, nan_row: int | None = None) -> pd.DataFrame:
@@ -145,7 +154,7 @@ def test_features_share_the_raw_block_when_every_row_is_kept():
     values are those of the raw frame, which stays as it was."""
     frame = block_raw()
     before = frame.copy()
-    table, _ = validate_features(spec(), frame)
+    table, _ = validate_features(rules(), frame)
     assert all(np.shares_memory(table[c].to_numpy(), frame[c].to_numpy()) for c in "abc")
     pd.testing.assert_frame_equal(table[["a", "b", "c"]], before[["a", "b", "c"]])
     pd.testing.assert_frame_equal(frame, before)
@@ -153,13 +162,13 @@ def test_features_share_the_raw_block_when_every_row_is_kept():
 
 def test_features_are_copied_when_rows_go_or_columns_are_reordered():
     frame = block_raw(nan_row=3)
-    table, _ = validate_features(spec(on_non_finite="drop"), frame)
+    table, _ = validate_features(rules(on_non_finite="drop"), frame)
     assert not np.shares_memory(table["a"].to_numpy(), frame["a"].to_numpy())
     assert table["sample_index"].tolist() == [i for i in range(50) if i != 3]
     np.testing.assert_array_equal(table["c"].to_numpy(), np.delete(frame["c"].to_numpy(), 3))
 
     whole = block_raw()
-    reordered, _ = validate_features(spec(feature_columns=["c", "a"]), whole)
+    reordered, _ = validate_features(rules(feature_columns=["c", "a"]), whole)
     assert list(reordered.columns[1:3]) == ["c", "a"]
     assert not np.shares_memory(reordered["c"].to_numpy(), whole["c"].to_numpy())
     np.testing.assert_array_equal(reordered["c"].to_numpy(), whole["c"].to_numpy())
@@ -179,9 +188,20 @@ def test_validation_of_a_clean_block_allocates_less_than_the_table():
     size = rows * width * 8
     tracemalloc.start()
     try:
-        table, _ = validate_features(spec(), frame)
+        table, _ = validate_features(rules(), frame)
         held, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert len(table) == rows
     assert held < 0.5 * size and peak < 1.25 * size
+
+
+def test_a_target_mixing_numbers_and_text_is_refused_with_the_labels_found():
+    labels = ["0", "1", "benign", "malignant", "0", "1"]
+    with pytest.raises(
+        ValidationError, match=r"mixes numbers and text: '0' \(2 rows\), '1' \(2 rows\), 'benign'"
+    ):
+        validate_features(rules(), raw(a=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], target=labels))
+    declared = rules(classes=["0", "1", "benign", "malignant"])
+    table, report = validate_features(declared, raw(a=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], target=labels))
+    assert report.label_codes == {"0": 0, "1": 1, "benign": 2, "malignant": 3}

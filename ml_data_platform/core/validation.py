@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ml_data_platform.catalog import RESERVED_COLUMNS, DatasetSpec, Policy
-from ml_data_platform.lib.blocks import float_block, take_rows
+from ml_data_platform.core.blocks import float_block, take_rows
+from ml_data_platform.core.contract import non_numeric_examples
+from ml_data_platform.core.rules import TableRules
 
 
 class ValidationError(ValueError):
@@ -29,31 +30,19 @@ class CleaningReport:
         return {k: v for k, v in asdict(self).items() if k != "label_codes"}
 
 
-def feature_columns(spec: DatasetSpec, columns: list[str]) -> list[str]:
-    if spec.feature_columns is not None:
-        return list(spec.feature_columns)
-    return [c for c in columns if c != spec.target and c not in RESERVED_COLUMNS]
-
-
-def _numeric_features(spec: DatasetSpec, raw: pd.DataFrame, names: list[str]) -> np.ndarray:
+def _numeric_features(rules: TableRules, raw: pd.DataFrame, names: list[str]) -> np.ndarray:
     bad = [c for c in names if not pd.api.types.is_numeric_dtype(raw[c]) or raw[c].dtype == bool]
     if bad:
-        examples = {c: _non_numeric_examples(raw[c]) for c in bad}
+        examples = "; ".join(
+            f"{c} holds {non_numeric_examples(raw[c], raw['sample_index'])}" for c in bad[:5]
+        )
         raise ValidationError(
-            f"dataset {spec.name!r}: feature column(s) {bad} are not numeric (e.g. {examples}); "
+            f"dataset {rules.dataset!r}: feature column(s) {bad} are not numeric: {examples}; "
             "fix the source values, list the columns under categorical_columns if they hold "
             "categories, or leave them out via feature_columns"
         )
     # Only read here; when every row stays, the features frame shares it with the raw frame.
     return float_block(raw, names, copy=False)
-
-
-def _non_numeric_examples(series: pd.Series) -> list[str]:
-    """The first values that do not parse as numbers (or any values, for booleans)."""
-    values = series.dropna()
-    if series.dtype != bool:
-        values = values[pd.to_numeric(values, errors="coerce").isna()]
-    return values.astype(str).head(2).tolist()
 
 
 def categorical_values(series: pd.Series) -> np.ndarray:
@@ -72,36 +61,53 @@ def categorical_values(series: pd.Series) -> np.ndarray:
     return result
 
 
-def label_codes(spec: DatasetSpec, target: pd.Series) -> dict[str, int]:
+def label_codes(rules: TableRules, target: pd.Series) -> dict[str, int]:
     """The declared string classes in order, else the labels present sorted: stable codes."""
-    declared = spec.label_mapping()
+    declared = rules.label_mapping
     if declared is not None:
         unknown = sorted(set(target.dropna().astype(str)) - set(declared))
         if unknown:
             raise ValidationError(
-                f"dataset {spec.name!r}: target {spec.target!r} has label(s) {unknown[:5]} not in "
+                f"dataset {rules.dataset!r}: target {rules.target!r} has label(s) {unknown[:5]} not in "
                 f"the declared classes {list(declared)}; fix the source or add them to classes"
             )
         return declared
     return {label: code for code, label in enumerate(sorted(target.dropna().astype(str).unique()))}
 
 
-def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.Series, dict[str, int] | None]:
+def _refuse_mixed_labels(rules: TableRules, target: pd.Series) -> None:
+    """Numbers and words in one label column (0, 1, benign, malignant) are most often two
+    spellings of the same classes; coding them as four classes would be silently wrong."""
+    counts = target.dropna().astype(str).value_counts()
+    numeric = pd.to_numeric(pd.Series(counts.index), errors="coerce").notna().to_numpy()
+    if numeric.all() or not numeric.any():
+        return
+    found = ", ".join(f"{label!r} ({count} rows)" for label, count in list(counts.sort_index().items())[:10])
+    raise ValidationError(
+        f"dataset {rules.dataset!r}: target {rules.target!r} mixes numbers and text: {found}. Fix the "
+        "source so each class has one spelling, or, if every label really is its own class, declare "
+        'them all under classes (as text, e.g. classes: ["0", "1", benign, malignant])'
+    )
+
+
+def _integer_target(rules: TableRules, raw: pd.DataFrame) -> tuple[pd.Series, dict[str, int] | None]:
     """Target as float64 codes (NaN where missing) and the label mapping, if labels are text."""
-    target = raw[spec.target]
+    target = raw[rules.target]
     if target.dtype == bool:
         raise ValidationError(
-            f"dataset {spec.name!r}: target column {spec.target!r} is boolean; use integer or "
+            f"dataset {rules.dataset!r}: target column {rules.target!r} is boolean; use integer or "
             "string class labels"
         )
     if not pd.api.types.is_numeric_dtype(target):
-        mapping = label_codes(spec, target)
+        if rules.label_mapping is None:
+            _refuse_mixed_labels(rules, target)
+        mapping = label_codes(rules, target)
         return target.astype(object).map(lambda v: mapping.get(str(v)) if pd.notna(v) else None).astype(
             np.float64
         ), mapping
-    if spec.label_mapping() is not None:
+    if rules.label_mapping is not None:
         raise ValidationError(
-            f"dataset {spec.name!r}: target {spec.target!r} holds numbers but classes declares "
+            f"dataset {rules.dataset!r}: target {rules.target!r} holds numbers but classes declares "
             "string labels; make them agree"
         )
     values = target.astype(np.float64)
@@ -109,7 +115,7 @@ def _integer_target(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.Series, di
     fractional = finite & (values != np.round(values))
     if fractional.any():
         raise ValidationError(
-            f"dataset {spec.name!r}: target {spec.target!r} has {int(fractional.sum())} "
+            f"dataset {rules.dataset!r}: target {rules.target!r} has {int(fractional.sum())} "
             f"non-integer value(s) (e.g. {values[fractional].iloc[0]}); class labels must be integers"
         )
     return values, None
@@ -147,56 +153,79 @@ def duplicated_rows(values: np.ndarray, target: np.ndarray, text: Sequence[np.nd
     return result
 
 
-def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
-    """Typed features (float64, categorical ones as text) and target (int64), rows cleaned
-    per the spec's policies.
-
-    Output columns: sample_index, the features in declared order, the target, ingested_at.
-    """
-    missing = [c for c in ("sample_index", "ingested_at", spec.target) if c not in raw.columns]
-    names = feature_columns(spec, list(raw.columns))
+def _feature_names(rules: TableRules, raw: pd.DataFrame) -> list[str]:
+    """The feature columns, refused when raw lacks them or the platform's own columns."""
+    missing = [c for c in ("sample_index", "ingested_at", rules.target) if c not in raw.columns]
+    names = rules.features_in(list(raw.columns))
     missing += [c for c in names if c not in raw.columns]
     if missing:
         raise ValidationError(
-            f"dataset {spec.name!r}: raw table lacks column(s) {missing}; it has "
+            f"dataset {rules.dataset!r}: raw table lacks column(s) {missing}; it has "
             f"{list(raw.columns)}. Fix the source or the catalog's target/feature_columns"
         )
     if not names:
-        raise ValidationError(f"dataset {spec.name!r}: no feature columns besides the target")
+        raise ValidationError(f"dataset {rules.dataset!r}: no feature columns besides the target")
+    return names
 
-    categorical = [n for n in names if n in spec.categorical_columns]
-    numeric = [n for n in names if n not in spec.categorical_columns]
-    values = _numeric_features(spec, raw, numeric)  # rows x numeric features, column-major
-    text = {n: categorical_values(raw[n]) for n in categorical}
-    target_codes, mapping = _integer_target(spec, raw)
-    target = target_codes.to_numpy()
 
+def _finite_rows(
+    rules: TableRules, values: np.ndarray, numeric: list[str], text: dict[str, np.ndarray], target: np.ndarray
+) -> np.ndarray:
+    """Rows whose numbers are finite and categories present; the others fail unless dropped."""
     finite_cells = np.isfinite(values)
     finite = finite_cells.all(axis=1) & np.isfinite(target)
     missing_text = {n: pd.isna(column) for n, column in text.items()}
     for mask in missing_text.values():
         finite &= ~mask
     bad_rows = int((~finite).sum())
-    if bad_rows and spec.on_non_finite is Policy.fail:
+    if bad_rows and not rules.drop_non_finite:
         per_column = {n: int(c) for n, c in zip(numeric, (~finite_cells).sum(axis=0), strict=True) if c}
         per_column.update({n: int(m.sum()) for n, m in missing_text.items() if m.any()})
         if not np.isfinite(target).all():
-            per_column[spec.target] = int((~np.isfinite(target)).sum())
+            per_column[rules.target] = int((~np.isfinite(target)).sum())
         raise ValidationError(
-            f"dataset {spec.name!r}: {bad_rows} row(s) hold NaN, ±inf or a missing category "
+            f"dataset {rules.dataset!r}: {bad_rows} row(s) hold NaN, ±inf or a missing category "
             f"(per column: {per_column}); "
             "fix the source, or set on_non_finite: drop in the catalog to drop those rows"
         )
+    return finite
+
+
+def _refuse_unusable(rules: TableRules, table: pd.DataFrame, report: CleaningReport) -> None:
+    if table.empty:
+        raise ValidationError(f"dataset {rules.dataset!r}: no rows left after cleaning ({report.as_dict()})")
+    labels = np.unique(table[rules.target].to_numpy())
+    if labels.size < 2:
+        raise ValidationError(
+            f"dataset {rules.dataset!r}: target {rules.target!r} has a single class ({labels.tolist()}); "
+            "a classifier needs at least two, so check the source or the target column"
+        )
+
+
+def validate_features(rules: TableRules, raw: pd.DataFrame) -> tuple[pd.DataFrame, CleaningReport]:
+    """Typed features (float64, categorical ones as text) and target (int64), rows cleaned
+    per the dataset's policies.
+
+    Output columns: sample_index, the features in declared order, the target, ingested_at.
+    """
+    names = _feature_names(rules, raw)
+    categorical = [n for n in names if n in rules.categorical_columns]
+    numeric = [n for n in names if n not in rules.categorical_columns]
+    values = _numeric_features(rules, raw, numeric)  # rows x numeric features, column-major
+    text = {n: categorical_values(raw[n]) for n in categorical}
+    target_codes, mapping = _integer_target(rules, raw)
+    target = target_codes.to_numpy()
+    finite = _finite_rows(rules, values, numeric, text, target)
 
     kept = np.flatnonzero(finite)
     finite_values = take_rows(values, kept)  # `values` itself when every row is finite
     duplicated = duplicated_rows(finite_values, target[kept], [c[kept] for c in text.values()])
     duplicates = int(duplicated.sum())
     sample_index = raw["sample_index"].to_numpy(dtype=np.int64)
-    if duplicates and spec.on_duplicates is Policy.fail:
+    if duplicates and not rules.drop_duplicates:
         first = sample_index[kept[duplicated]][:5].tolist()
         raise ValidationError(
-            f"dataset {spec.name!r}: {duplicates} row(s) repeat an earlier row's features and "
+            f"dataset {rules.dataset!r}: {duplicates} row(s) repeat an earlier row's features and "
             f"target (sample_index {first}...); deduplicate the source or set on_duplicates: drop"
         )
     unique = np.flatnonzero(~duplicated)
@@ -209,22 +238,15 @@ def validate_features(spec: DatasetSpec, raw: pd.DataFrame) -> tuple[pd.DataFram
     for name in categorical:  # back into declared order
         table.insert(names.index(name), name, text[name][kept])
     table.insert(0, "sample_index", sample_index[kept])
-    table[spec.target] = target[kept].astype(np.int64)
+    table[rules.target] = target[kept].astype(np.int64)
     table["ingested_at"] = raw["ingested_at"].array.take(kept)  # keeps the UTC dtype
 
     report = CleaningReport(
         rows_in=len(raw),
         rows_out=len(table),
-        non_finite_rows_dropped=bad_rows,
+        non_finite_rows_dropped=int((~finite).sum()),
         duplicate_rows_dropped=duplicates,
         label_codes=mapping,
     )
-    if table.empty:
-        raise ValidationError(f"dataset {spec.name!r}: no rows left after cleaning ({report.as_dict()})")
-    labels = np.unique(table[spec.target].to_numpy())
-    if labels.size < 2:
-        raise ValidationError(
-            f"dataset {spec.name!r}: target {spec.target!r} has a single class ({labels.tolist()}); "
-            "a classifier needs at least two, so check the source or the target column"
-        )
+    _refuse_unusable(rules, table, report)
     return table, report

@@ -10,16 +10,11 @@ import pandas as pd
 import pytest
 
 from ml_data_platform import load_data, load_frame
-from ml_data_platform.lib.baseline import check_leakage, check_signal, fit_and_score
-from ml_data_platform.lib.preprocessing import (
-    fit_preprocessor,
-    load_artifact,
-    model_ready,
-    save_artifact,
-    transform,
-)
-from ml_data_platform.lib.quality import ERROR, WARN
+from ml_data_platform.core.baseline import check_leakage, check_signal, fit_and_score
+from ml_data_platform.core.preprocessing import fit_preprocessor, model_ready, transform
+from ml_data_platform.core.quality import ERROR, WARN
 from ml_data_platform.settings import Storage
+from ml_data_platform.storage.artifacts import load_artifact, save_artifact
 from ml_data_platform_tests.conftest import make_settings, materialize_all, small_catalog
 
 NAMES = ["a", "b"]
@@ -77,13 +72,21 @@ def test_baseline_finds_signal_and_flags_its_absence():
 
 
 def test_leakage_check_fails_only_for_perfect_test_and_imperfect_train():
-    def scores(train, test):
-        return {"train": {"accuracy": train}, "test": {"accuracy": test}}
+    def scores(train, test, rows=150):
+        return {"train": {"accuracy": train}, "test": {"accuracy": test, "rows": rows}}
 
     assert check_leakage(scores(0.85, 0.86)).passed
     assert check_leakage(scores(1.0, 1.0)).passed  # perfectly separable data is not leakage
     leaked = check_leakage(scores(0.8, 1.0))
     assert not leaked.passed and leaked.severity == ERROR and "leakage" in leaked.summary
+
+
+def test_a_small_perfect_test_split_of_an_easy_table_is_not_called_leakage():
+    iris_like = {"train": {"accuracy": 0.9714}, "test": {"accuracy": 1.0, "rows": 22}}
+    outcome = check_leakage(iris_like)
+    assert outcome.passed and "likely by chance (p=0.53)" in outcome.summary
+    big = {"train": {"accuracy": 0.9714}, "test": {"accuracy": 1.0, "rows": 1000}}
+    assert not check_leakage(big).passed
 
 
 def test_graph_exports_model_ready_matrices_and_scores_the_baseline(tmp_path: Path, storage: Storage):

@@ -7,23 +7,22 @@ import pandas as pd
 import pytest
 
 from ml_data_platform.catalog import DatasetSpec
-from ml_data_platform.lib.contract import features_contract, quality_contract
-from ml_data_platform.lib.profile import profile
-from ml_data_platform.lib.quality import (
+from ml_data_platform.core.contract import features_contract, quality_contract
+from ml_data_platform.core.quality import (
     ERROR,
     WARN,
     check_class_balance,
     check_completeness,
     check_contract,
-    check_drift,
-    check_learned_bounds,
     check_quality_score,
     check_raw,
-    check_split_distribution,
+    check_schema_change,
     check_splits,
 )
-from ml_data_platform.lib.sources import stamp_raw
-from ml_data_platform.lib.splitting import stratified_split
+from ml_data_platform.core.splitting import stratified_split
+from ml_data_platform.sources.readers import stamp_raw
+
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
 RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
 FEATURES = ["a", "b"]
@@ -77,7 +76,7 @@ def test_raw_check_fails_below_min_rows(raw):
 
 
 def test_features_contract_passes(features):
-    outcome = check_contract(features, features_contract(SPEC, FEATURES))
+    outcome = check_contract(features, features_contract(SPEC.rules(), FEATURES))
     assert outcome.passed, outcome.summary
     assert outcome.observed["violations"] == []
 
@@ -100,7 +99,7 @@ def test_features_contract_passes(features):
     ],
 )
 def test_features_contract_names_column_rule_and_rows(features, corrupt, expected):
-    outcome = check_contract(corrupt(features), features_contract(SPEC, FEATURES))
+    outcome = check_contract(corrupt(features), features_contract(SPEC.rules(), FEATURES))
     assert not outcome.passed
     assert expected in outcome.summary
 
@@ -115,7 +114,7 @@ def test_completeness_reports_share_per_column(raw):
 
 
 def test_quality_score_counts_valid_rows(raw):
-    contract = quality_contract(SPEC, FEATURES)
+    contract = quality_contract(SPEC.rules(), FEATURES)
     assert check_quality_score(raw, contract, 95).observed["dqs"] == 100.0
     broken = raw.assign(a=raw["a"].where(raw.index >= 3), target=raw["target"].where(raw.index != 50, 7))
     outcome = check_quality_score(broken, contract, 95)
@@ -137,34 +136,22 @@ def test_class_balance_passes_warns_and_errors(features):
     assert "too few rows to stratify (need 7): {1: 3}" in error.summary
 
 
-def test_drift_first_run_passes_with_a_note(features):
-    outcome = check_drift(features, FEATURES, None, 0.2)
-    assert outcome.passed and "first materialization" in outcome.summary
+def test_class_balance_without_a_declaration_says_so_then_compares_with_the_last_run(features):
+    first = check_class_balance(features, "target", None, 0.1, RATIOS)
+    assert first.passed and "no expected class shares" in first.summary
+    assert first.threshold["expected_shares"] is None
+    same = check_class_balance(features, "target", None, 0.1, RATIOS, previous={0: 0.5, 1: 0.5})
+    assert same.passed and "previous materialization" in same.summary
+    moved = check_class_balance(features, "target", None, 0.1, RATIOS, previous={0: 0.8, 1: 0.2})
+    assert not moved.passed and moved.severity == WARN
+    assert "off the previous materialization's shares" in moved.summary
+    assert moved.observed["max_share_gap"] == 0.3
 
 
-def test_drift_flags_shifted_features_by_name(features):
-    previous = profile(features, FEATURES)
-    assert check_drift(features, FEATURES, previous, 0.2).passed
-    shifted = features.assign(b=features["b"] + 3.0)
-    outcome = check_drift(shifted, FEATURES, previous, 0.2)
-    assert not outcome.passed and outcome.severity == WARN
-    assert outcome.observed["worst"] == ["b"] and "b (PSI" in outcome.summary
-
-
-def test_learned_bounds_flag_values_far_outside_history(features):
-    previous = profile(features, FEATURES)
-    assert check_learned_bounds(features, FEATURES, previous, 4.0).passed
-    outlier = features.assign(a=features["a"].where(features.index != 0, 1e6))
-    outcome = check_learned_bounds(outlier, FEATURES, previous, 4.0)
-    assert not outcome.passed and outcome.observed["rows_outside"] == {"a": 1}
-
-
-def test_split_distribution_warns_when_train_and_test_differ(features):
-    parts = stratified_split(features, "target", RATIOS, seed=0)
-    assert check_split_distribution(parts["train"], parts["test"], FEATURES, 0.25).passed
-    apart = parts["test"].assign(a=parts["test"]["a"] + 5)
-    outcome = check_split_distribution(parts["train"], apart, FEATURES, 0.25)
-    assert not outcome.passed and "a (PSI" in outcome.summary
+def test_class_balance_counts_a_class_the_reference_never_had(features):
+    three = features.assign(target=features.index % 3)
+    outcome = check_class_balance(three, "target", None, 0.1, RATIOS, previous={0: 0.5, 1: 0.5})
+    assert not outcome.passed and "2: 0.33" in outcome.summary
 
 
 def test_splits_check_passes_on_real_split(features):
@@ -195,3 +182,34 @@ def test_splits_check_fails_when_ratios_are_off(features):
     outcome = check_splits(parts, features, "target", RATIOS)
     assert not outcome.passed
     assert "ratios off by more than one row per class" in outcome.summary
+
+
+def test_schema_change_is_summarized_by_counts_and_first_names():
+    before = {f"c{i}": "float64" for i in range(2000)}
+    after = {**{f"c{i}": "float64" for i in range(3, 2000)}, "c10": "string"}
+    after.update({f"n{i}": "float64" for i in range(40)})
+    outcome = check_schema_change(before, after)
+    assert not outcome.passed and outcome.severity == WARN
+    assert outcome.summary == (
+        "column schema changed: 40 added (n0, n1, n2, n3, n4, … 35 more); 3 removed (c0, c1, c2); "
+        "1 changed type (c10: float64 -> string)"
+    )
+    assert outcome.observed["added"] == 40 and len(outcome.observed["first_changes"]["added"]) == 40
+    assert check_schema_change(before, before).passed
+    assert "first materialization" in check_schema_change(None, before).summary
+
+
+def test_raw_contract_names_the_text_in_a_numeric_column_and_its_row():
+    from ml_data_platform.core.contract import raw_contract
+
+    frame = stamp_raw(
+        pd.DataFrame({"a": ["1.5", "abc", "2", "x"], "target": [0, 1, 0, 1]}),
+        datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    outcome = check_contract(frame, raw_contract(SPEC.rules(), ["a"]))
+    assert not outcome.passed
+    assert (
+        "a: not a number: 'abc' (sample_index 1), 'x' (sample_index 3) (list it under categorical_columns"
+        in (outcome.summary)
+    )
+    assert outcome.observed["violations"][0]["rows"] == 2

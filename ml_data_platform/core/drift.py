@@ -1,0 +1,170 @@
+"""Distribution checks (WARN): drift against the previous materialization's stored profile,
+train vs test, and learned bounds.
+
+Every column is scored by PSI over bins that hold observed counts (core/bins.py): categories
+(text columns, and numeric columns with few distinct values) or quantile bins (other numeric
+columns). A PSI above the threshold is reported only when it is also above what sampling noise
+alone reaches at these row counts; when noise alone could pass the threshold for every column,
+the check says there are too few rows to judge instead of warning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ml_data_platform.core.bins import (
+    by_text,
+    category_bins,
+    category_counts,
+    counts_in,
+    noise_psi,
+    numeric_bins,
+    psi,
+    reference_counts,
+)
+from ml_data_platform.core.profile import is_categorical
+from ml_data_platform.core.quality import WARN, Outcome
+
+FIRST = "first materialization: no previous profile to compare with"
+OLD_PROFILE = (
+    "the previous profile was stored by an older version (no bin counts); compared from the next "
+    "materialization on"
+)
+
+
+def _score(reference: np.ndarray, actual: np.ndarray, columns: int) -> tuple[float, float]:
+    return psi(reference, actual), noise_psi(reference, actual, columns)
+
+
+def _psi_outcome(
+    scores: Mapping[str, tuple[float, float]],
+    threshold: float,
+    failing: str,
+    passing: str,
+    rows: Mapping[str, int],
+) -> Outcome:
+    """WARN naming the (up to five) worst columns whose PSI is above both `threshold` and the
+    noise level; "too few rows to judge" when noise alone could pass the threshold everywhere."""
+    flagged = sorted(((p, k) for k, (p, n) in scores.items() if p > max(threshold, n)), reverse=True)
+    unjudged = [k for k, (_, n) in scores.items() if n > threshold]
+    top = max((p for p, _ in scores.values()), default=0.0)
+    noise = max((n for _, n in scores.values()), default=0.0)
+    observed = {
+        "psi": {k: round(p, 4) for k, (p, _) in scores.items()},
+        "max_psi": round(top, 4),
+        "worst": [k for _, k in flagged[:5]],
+        "noise_psi": round(noise, 4),
+        "unjudged_columns": len(unjudged),
+        "rows": dict(rows),
+    }
+    sizes = ", ".join(f"{v} {k} rows" for k, v in rows.items())
+    if flagged:
+        summary = f"{failing}: " + ", ".join(f"{k} (PSI {p:.3f})" for p, k in flagged[:5])
+    elif scores and len(unjudged) == len(scores):
+        summary = (
+            f"too few rows to judge ({sizes}): sampling noise alone reaches PSI {noise:.3f}, above "
+            f"the {threshold:g} threshold; max PSI {top:.3f}"
+        )
+    else:
+        summary = f"{passing} {top:.3f} <= {threshold:g}"
+        if unjudged:
+            summary += f"; {len(unjudged)} column(s) too sparse to judge"
+    return Outcome(
+        passed=not flagged,
+        summary=summary,
+        observed=observed,
+        threshold={"psi": threshold},
+        severity=WARN,
+        metric="max_psi",
+        value=round(top, 4),
+        limit=threshold,
+    )
+
+
+def check_drift(
+    frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, threshold: float
+) -> Outcome:
+    """Per-feature PSI against the previous materialization's stored profile (WARN)."""
+    if not previous:
+        return Outcome(True, FIRST, severity=WARN, threshold={"psi": threshold})
+    scores: dict[str, tuple[float, float]] = {}
+    older = 0
+    compared = [n for n in features if n in previous and "count" in previous[n]]
+    for name in compared:
+        bins = previous[name].get("bins")
+        if bins is None:
+            older += previous[name]["count"] > 0  # an empty column has no bins, old or new
+            continue
+        if by_text(bins) != is_categorical(frame[name]):
+            continue  # the column changed kind: the schema checks report that
+        reference = reference_counts(bins)
+        scores[name] = _score(reference, counts_in(frame[name], bins), len(compared))
+    rows = {"previous": int(max((previous[n]["count"] for n in compared), default=0)), "current": len(frame)}
+    if older and not scores:
+        return Outcome(True, OLD_PROFILE, severity=WARN, threshold={"psi": threshold})
+    return _psi_outcome(scores, threshold, "drifted", "max PSI", rows)
+
+
+def check_split_distribution(
+    train: pd.DataFrame, test: pd.DataFrame, features: list[str], threshold: float
+) -> Outcome:
+    """Train vs test PSI per feature on train's bins: wildly apart splits are a WARN."""
+    scores = {}
+    for name in features:
+        if is_categorical(train[name]):
+            bins = category_bins(category_counts(train[name]))
+        else:
+            values = train[name].to_numpy(dtype=np.float64, na_value=np.nan)
+            bins = numeric_bins(values[np.isfinite(values)])
+        reference = reference_counts(bins)
+        actual = counts_in(test[name], bins)
+        if reference.sum() and actual.sum():
+            scores[name] = _score(reference, actual, len(features))
+    rows = {"train": len(train), "test": len(test)}
+    return _psi_outcome(scores, threshold, "train/test apart on", "max train/test PSI", rows)
+
+
+def check_learned_bounds(
+    frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, margin: float
+) -> Outcome:
+    """Values outside the previous materialization's range widened by `margin` std, and
+    categories it never held (WARN)."""
+    if not previous:
+        return Outcome(True, FIRST, severity=WARN)
+    outside: dict[str, int] = {}
+    bounds: dict[str, list[float]] = {}
+    new_categories: dict[str, list[str]] = {}
+    for name in features:
+        ref = previous.get(name, {})
+        if ref.get("kind") == "categorical":
+            if ref["other_share"] == 0:  # the stored profile lists every category it saw
+                unseen = ~frame[name].isin(list(ref["shares"])) & frame[name].notna()
+                if unseen.any():
+                    outside[name] = int(unseen.sum())
+                    new_categories[name] = sorted(frame.loc[unseen, name].astype(str).unique())[:5]
+            continue
+        if "min" not in ref:
+            continue
+        low, high = ref["min"] - margin * ref["std"], ref["max"] + margin * ref["std"]
+        bounds[name] = [round(low, 6), round(high, 6)]
+        values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        count = int(((values < low) | (values > high)).sum())
+        if count:
+            outside[name] = count
+    return Outcome(
+        passed=not outside,
+        summary=f"values outside learned bounds: {outside}"
+        + (f"; new categories: {new_categories}" if new_categories else "")
+        if outside
+        else "every value within the learned bounds",
+        observed={"rows_outside": outside, "new_categories": new_categories},
+        threshold={"bounds": bounds, "margin_std": margin},
+        severity=WARN,
+        metric="rows_outside",
+        value=sum(outside.values()),
+        limit=0,
+    )
