@@ -1,143 +1,20 @@
-"""The dataset catalog: `datasets.yaml` parsed into validated specs.
-
-Every name that later becomes part of a table name or a path is checked here, so
-nothing unsafe ever reaches SQL or the file system.
-"""
+"""One dataset of the catalog (DatasetSpec): its source, split, policies and check
+thresholds, validated across fields, and what it derives for the core (TableRules, label
+codes, expected class shares, the identity column)."""
 
 from __future__ import annotations
 
 import math
-import re
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-SAFE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-SPLITS: tuple[str, ...] = ("train", "val", "test")
-# Columns the platform adds to every table; a source may not bring its own.
-RESERVED_COLUMNS: frozenset[str] = frozenset({"sample_index", "ingested_at", "event_timestamp"})
+from ml_data_platform.catalog.names import SPLITS, Strict, check_safe_name, safe_columns
+from ml_data_platform.catalog.sources import SeedDatabaseSource, Source, SyntheticSource
+from ml_data_platform.core.rules import RESERVED_COLUMNS, TableRules
 
 
-class CatalogError(ValueError):
-    """The catalog file is missing or one of its dataset specs is invalid."""
-
-
-def check_safe_name(value: str, what: str) -> str:
-    if not SAFE_NAME.fullmatch(value) or "__" in value:
-        raise ValueError(
-            f"{what} {value!r} is not a safe identifier: use lowercase letters, digits and single "
-            "underscores, starting with a letter (e.g. 'churn_v2')"
-        )
-    return value
-
-
-def _safe_columns(value: list[str], field: str, what: str) -> list[str]:
-    for column in value:
-        check_safe_name(column, what)
-        if column in RESERVED_COLUMNS:
-            raise ValueError(f"{what} {column!r} is reserved by the platform")
-    if len(set(value)) != len(value):
-        raise ValueError(f"{field} lists a column twice")
-    return value
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SyntheticSource(_Strict):
-    """`sklearn.datasets.make_classification`, every parameter exposed; seeded by the spec's seed."""
-
-    type: Literal["synthetic"] = "synthetic"
-    n_samples: int = Field(1000, gt=0, description="Number of rows to generate.")
-    n_features: int = Field(20, gt=0, description="Total number of feature columns.")
-    n_informative: int = Field(10, gt=0, description="Features that carry class signal.")
-    n_redundant: int = Field(5, ge=0, description="Linear combinations of informative features.")
-    n_repeated: int = Field(0, ge=0, description="Duplicated informative/redundant features.")
-    n_classes: int = Field(2, ge=2, description="Number of target classes (labels 0..n_classes-1).")
-    n_clusters_per_class: int = Field(2, gt=0, description="Gaussian clusters per class.")
-    weights: list[float] | None = Field(
-        None, description="Class proportions (n_classes or n_classes-1 values); None = balanced."
-    )
-    flip_y: float = Field(0.01, ge=0, le=1, description="Fraction of labels flipped at random.")
-    class_sep: float = Field(1.0, gt=0, description="Spread between class clusters.")
-    hypercube: bool = Field(True, description="Place cluster centers on hypercube vertices.")
-    shift: float = Field(0.0, description="Added to every feature.")
-    scale: float = Field(1.0, gt=0, description="Multiplies every feature.")
-    shuffle: bool = Field(True, description="Shuffle rows and features.")
-
-    @model_validator(mode="after")
-    def _feasible(self) -> SyntheticSource:
-        used = self.n_informative + self.n_redundant + self.n_repeated
-        if used > self.n_features:
-            raise ValueError(
-                f"n_informative + n_redundant + n_repeated = {used} exceeds n_features = "
-                f"{self.n_features}: raise n_features or lower the others"
-            )
-        if self.n_classes * self.n_clusters_per_class > 2**self.n_informative:
-            raise ValueError(
-                f"n_classes * n_clusters_per_class = {self.n_classes * self.n_clusters_per_class} "
-                f"must be <= 2**n_informative = {2**self.n_informative}"
-            )
-        if self.weights is not None:
-            if len(self.weights) not in (self.n_classes, self.n_classes - 1):
-                raise ValueError(
-                    f"weights has {len(self.weights)} values; give n_classes ({self.n_classes}) "
-                    f"or n_classes - 1 values"
-                )
-            if any(w < 0 for w in self.weights) or sum(self.weights) > 1 + 1e-9:
-                raise ValueError("weights must be non-negative and sum to at most 1")
-        return self
-
-    def declared_classes(self) -> list[int]:
-        return list(range(self.n_classes))
-
-
-class FileFormat(StrEnum):
-    csv = "csv"
-    parquet = "parquet"
-
-
-class FileSource(_Strict):
-    """A CSV or Parquet file, or a folder of them read together (by name order); a relative
-    path is resolved against the catalog's folder."""
-
-    type: Literal["file"] = "file"
-    path: str = Field(
-        description="File or folder (absolute, or relative to datasets.yaml); a folder needs format."
-    )
-    format: FileFormat | None = Field(
-        None, description="csv or parquet; inferred from the file suffix when omitted."
-    )
-
-    @model_validator(mode="after")
-    def _format_known(self) -> FileSource:
-        if self.format is None:
-            suffix = Path(self.path).suffix.lower().lstrip(".")
-            if suffix not in FileFormat.__members__:
-                raise ValueError(
-                    f"cannot infer the format of {self.path!r} from its suffix; "
-                    "set format: csv or format: parquet"
-                )
-            object.__setattr__(self, "format", FileFormat(suffix))
-        return self
-
-
-class SeedDatabaseSource(_Strict):
-    """A SQLite database in the seed data module's format: `datasets` and `features` tables."""
-
-    type: Literal["seed_sqlite"] = "seed_sqlite"
-    path: str = Field(description="The .db file (absolute, or relative to datasets.yaml).")
-    dataset_name: str = Field(description="Which row of the `datasets` table to read.")
-
-
-Source = Annotated[SyntheticSource | FileSource | SeedDatabaseSource, Field(discriminator="type")]
-
-
-class SplitRatios(_Strict):
+class SplitRatios(Strict):
     train: float = Field(0.7, gt=0, lt=1, description="Share of rows in the train split.")
     val: float = Field(0.15, gt=0, lt=1, description="Share of rows in the validation split.")
     test: float = Field(0.15, gt=0, lt=1, description="Share of rows in the test split.")
@@ -153,7 +30,7 @@ class SplitRatios(_Strict):
         return {name: getattr(self, name) for name in SPLITS}
 
 
-class QualitySpec(_Strict):
+class QualitySpec(Strict):
     """Thresholds of the data-quality checks; every check reports them beside what it saw."""
 
     dqs_threshold: float = Field(
@@ -202,7 +79,7 @@ class QualitySpec(_Strict):
         return value
 
 
-class PreprocessingSpec(_Strict):
+class PreprocessingSpec(Strict):
     """How the `<ds>/preprocessor` asset encodes features (fitted on the train split only)."""
 
     max_categories: int = Field(
@@ -218,7 +95,7 @@ class Policy(StrEnum):
     fail = "fail"
 
 
-class DatasetSpec(_Strict):
+class DatasetSpec(Strict):
     """One dataset of the catalog: where its rows come from and how they are validated and split."""
 
     name: str = Field(description="Safe identifier; prefixes every asset key and table name.")
@@ -286,12 +163,12 @@ class DatasetSpec(_Strict):
             return None
         if not value:
             raise ValueError("feature_columns is empty; list at least one column or omit it")
-        return _safe_columns(value, "feature_columns", "feature column")
+        return safe_columns(value, "feature_columns", "feature column")
 
     @field_validator("categorical_columns")
     @classmethod
     def _safe_categoricals(cls, value: list[str]) -> list[str]:
-        return _safe_columns(value, "categorical_columns", "categorical column")
+        return safe_columns(value, "categorical_columns", "categorical column")
 
     @model_validator(mode="after")
     def _consistent(self) -> DatasetSpec:
@@ -336,6 +213,30 @@ class DatasetSpec(_Strict):
                 raise ValueError(f"quality.feature_bounds names unknown feature(s) {unknown}")
         return self
 
+    def rules(self) -> TableRules:
+        """What validation and the contracts need, as plain values for the pure core."""
+        codes = self.target_codes()
+        labels = self.declared_classes()
+        return TableRules(
+            dataset=self.name,
+            target=self.target,
+            feature_columns=tuple(self.feature_columns) if self.feature_columns is not None else None,
+            categorical_columns=tuple(self.categorical_columns),
+            label_mapping=self.label_mapping(),
+            target_codes=tuple(codes) if codes is not None else None,
+            declared_labels=tuple(labels) if labels is not None else None,
+            feature_bounds=dict(self.quality.feature_bounds),
+            drop_duplicates=self.on_duplicates is Policy.drop,
+            drop_non_finite=self.on_non_finite is Policy.drop,
+        )
+
+    def identity_column(self) -> str | None:
+        """The source column whose values become sample_index: id_column, or a seed database's
+        own sample_index; None means row positions 0..n-1."""
+        if self.id_column is not None:
+            return self.id_column
+        return "sample_index" if isinstance(self.source, SeedDatabaseSource) else None
+
     def expected_class_shares(self) -> dict[int, float] | None:
         """Declared class weights, else the synthetic source's weights, else balanced."""
         classes = self.target_codes()
@@ -369,72 +270,3 @@ class DatasetSpec(_Strict):
         """The integer codes the feature table's target may hold."""
         mapping = self.label_mapping()
         return list(mapping.values()) if mapping else self.declared_classes()
-
-
-class Catalog(_Strict):
-    datasets: list[DatasetSpec] = Field(min_length=1, description="The datasets to build.")
-
-    @model_validator(mode="after")
-    def _unique_names(self) -> Catalog:
-        names = [d.name for d in self.datasets]
-        duplicated = sorted({n for n in names if names.count(n) > 1})
-        if duplicated:
-            raise ValueError(f"dataset names must be unique; repeated: {', '.join(duplicated)}")
-        return self
-
-    def get(self, name: str) -> DatasetSpec:
-        for spec in self.datasets:
-            if spec.name == name:
-                return spec
-        raise KeyError(f"dataset {name!r} is not in the catalog; known: {', '.join(self.names())}")
-
-    def names(self) -> list[str]:
-        return [d.name for d in self.datasets]
-
-
-def _describe(error: ValidationError, raw: dict) -> str:
-    lines = []
-    entries = raw.get("datasets") if isinstance(raw, dict) else None
-    for item in error.errors():
-        loc = list(item["loc"])
-        where = ".".join(str(p) for p in loc)
-        if len(loc) >= 2 and loc[0] == "datasets" and isinstance(loc[1], int) and entries:
-            entry = entries[loc[1]] if loc[1] < len(entries) else {}
-            name = entry.get("name", f"#{loc[1]}") if isinstance(entry, dict) else f"#{loc[1]}"
-            field = ".".join(str(p) for p in loc[2:]) or "(spec)"
-            where = f"dataset {name!r}, field {field}"
-        lines.append(f"  - {where}: {item['msg']}")
-    return "\n".join(lines)
-
-
-def parse_catalog(raw: object, origin: str = "<catalog>") -> Catalog:
-    if not isinstance(raw, dict):
-        raise CatalogError(f"{origin}: expected a mapping with a 'datasets' list at the top level")
-    try:
-        return Catalog.model_validate(raw)
-    except ValidationError as error:
-        raise CatalogError(f"{origin} is invalid:\n{_describe(error, raw)}") from None
-
-
-def load_catalog(path: Path) -> Catalog:
-    """Read and validate the catalog; file-source paths become absolute against its folder."""
-    if not path.is_file():
-        raise CatalogError(
-            f"dataset catalog not found at {path}: create it (see README, 'The catalog') or set "
-            "ML_PLATFORM_CATALOG to its path"
-        )
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise CatalogError(f"{path} is not valid YAML: {error}") from None
-    catalog = parse_catalog(raw, str(path))
-    resolved = []
-    for spec in catalog.datasets:
-        if (
-            isinstance(spec.source, FileSource | SeedDatabaseSource)
-            and not Path(spec.source.path).is_absolute()
-        ):
-            source = spec.source.model_copy(update={"path": str((path.parent / spec.source.path).resolve())})
-            spec = spec.model_copy(update={"source": source})
-        resolved.append(spec)
-    return catalog.model_copy(update={"datasets": resolved})

@@ -7,8 +7,10 @@ import pytest
 from sklearn.datasets import make_classification
 
 from ml_data_platform.catalog import DatasetSpec
-from ml_data_platform.lib.sources import SourceError, read_source, stamp_raw
+from ml_data_platform.sources.readers import SourceError, read_source, stamp_raw
 from ml_data_platform_tests.conftest import seed_database
+
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
 
 def synthetic(**source) -> DatasetSpec:
@@ -82,14 +84,14 @@ def test_empty_and_unreadable_files_are_clear_errors(tmp_path: Path):
         read_source(file_spec(empty))
     broken = tmp_path / "broken.parquet"
     broken.write_text("not parquet")
-    with pytest.raises(SourceError, match="cannot read .*broken.parquet as parquet"):
+    with pytest.raises(SourceError, match="broken.parquet is not a Parquet file .*set source.format: csv"):
         read_source(file_spec(broken))
 
 
 def test_missing_declared_column_is_named(tmp_path: Path):
     path = tmp_path / "rows.csv"
     pd.DataFrame({"a": [1.0], "label": [1]}).to_csv(path, index=False)
-    with pytest.raises(SourceError, match=r"lacks declared column\(s\) \['target'\]"):
+    with pytest.raises(SourceError, match=r"rows.csv lacks column\(s\) \['target'\] that the catalog names"):
         read_source(file_spec(path, feature_columns=["a"]))
 
 
@@ -111,9 +113,22 @@ def test_seed_database_source_reads_one_dataset_in_sample_order(tmp_path: Path):
     X, y = make_classification(
         n_samples=1000, n_features=20, n_informative=10, n_redundant=5, n_classes=5, random_state=42
     )
-    assert list(frame.columns) == [*(f"feature_{i}" for i in range(20)), "target"]
-    np.testing.assert_array_equal(frame.iloc[:, :20].to_numpy(), X)
+    assert list(frame.columns) == ["sample_index", *(f"feature_{i}" for i in range(20)), "target"]
+    np.testing.assert_array_equal(frame["sample_index"].to_numpy(), np.arange(1000))
+    np.testing.assert_array_equal(frame.iloc[:, 1:21].to_numpy(), X)
     np.testing.assert_array_equal(frame["target"].to_numpy(), y)
+
+
+def test_seed_database_ids_stay_the_rows_identity(tmp_path: Path):
+    import sqlite3
+
+    path = seed_database(tmp_path / "sample_data.db")
+    with sqlite3.connect(path) as connection:
+        connection.execute("UPDATE features SET sample_index = 5 + 2 * sample_index")
+    spec = seed_spec(path)
+    raw = stamp_raw(read_source(spec), datetime(2026, 1, 1, tzinfo=UTC), spec.identity_column(), "ds")
+    assert raw["sample_index"].tolist()[:3] == [5, 7, 9] and "feature_0" in raw
+    assert list(raw.columns).count("sample_index") == 1
 
 
 def test_seed_database_unknown_name_lists_the_datasets_it_has(tmp_path: Path):
@@ -183,5 +198,5 @@ def test_bad_ids_are_clear_errors(ids, expected):
 def test_missing_id_column_is_named(tmp_path: Path):
     path = tmp_path / "rows.csv"
     pd.DataFrame({"a": [1.0], "target": [1]}).to_csv(path, index=False)
-    with pytest.raises(SourceError, match="lacks the id column 'uid'"):
+    with pytest.raises(SourceError, match=r"lacks column\(s\) \['uid'\] that the catalog names"):
         read_source(file_spec(path, id_column="uid"))

@@ -12,6 +12,8 @@ from ml_data_platform.catalog import (
 )
 from ml_data_platform_tests.conftest import REPO, write_catalog
 
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
+
 
 def entry(**overrides) -> dict:
     spec = {"name": "churn", "source": {"type": "synthetic"}}
