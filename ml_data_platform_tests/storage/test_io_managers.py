@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from ml_data_platform.definitions import table_io_manager
-from ml_data_platform.io_managers import TableNotFoundError, table_name_for
-from ml_data_platform.io_managers.base import RECENT_WRITES
-from ml_data_platform.io_managers.columns import UnsupportedColumnError
 from ml_data_platform.settings import Settings, Storage
+from ml_data_platform.storage.base import StorageError, TableNotFoundError, TableTooWideError, table_name_for
+from ml_data_platform.storage.columns import UnsupportedColumnError
+
+pytestmark = pytest.mark.fast  # storage round trips on both backends, in-process
 
 
 def frame(n: int, offset: float = 0.0) -> pd.DataFrame:
@@ -235,4 +236,32 @@ def test_in_run_copy_is_dropped_after_its_last_reader_and_at_run_end(tmp_path: P
         selection=[dg.AssetKey(["ds", n]) for n in ("stage", "first", "second", "late")],
     )
     assert result.success
-    assert RECENT_WRITES.get(manager.database, "ds__first", result.run_id) is None  # run over
+
+
+def test_a_table_wider_than_sqlite_allows_is_refused_with_the_fix(tmp_path: Path, storage: Storage):
+    manager = io_manager(tmp_path, storage)
+    materialize(manager, frame(10))
+    wide = pd.DataFrame(np.ones((3, 2001)), columns=[f"c{i}" for i in range(2001)])
+    if storage is Storage.duckdb:
+        _, loaded = materialize(manager, wide)
+        assert loaded.shape == (3, 2001)
+        return
+    with pytest.raises(TableTooWideError, match="2001 columns, more than SQLite's limit of 2000; use DuckDB"):
+        materialize(manager, wide)
+    assert len(raw_rows(storage, manager.database, "ds__stage")) == 10  # the old table stays
+
+
+def test_an_engine_error_keeps_its_reason_not_the_statement(tmp_path: Path, storage: Storage):
+    (tmp_path / "warehouse.sqlite").mkdir()  # a folder where the database file should be
+    (tmp_path / "warehouse.duckdb").mkdir()
+    with pytest.raises(StorageError, match="asset ds/stage: writing table ds__stage to .* failed") as raised:
+        materialize(io_manager(tmp_path, storage), frame(5))
+    assert len(str(raised.value)) < 600
+
+
+def test_engine_reason_drops_the_statement_an_engine_appends():
+    from ml_data_platform.storage.base import engine_reason
+
+    error = Exception("[SQLite] too many columns on t\nquery: CREATE TABLE " + '"c0" REAL, ' * 5000)
+    assert engine_reason(error) == "[SQLite] too many columns on t"
+    assert len(engine_reason(Exception("x" * 1000))) == 300

@@ -13,9 +13,8 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field
 
-from ml_data_platform.io_managers.base import TableIOManager, TableNotFoundError
-from ml_data_platform.io_managers.columns import restore_frame
-from ml_data_platform.lib.faults import pause_point
+from ml_data_platform.storage.base import TableIOManager, TableNotFoundError
+from ml_data_platform.storage.columns import restore_frame
 
 _VIEW = "_ml_platform_incoming"
 
@@ -73,12 +72,14 @@ class DuckDBTableIOManager(TableIOManager):
         finally:
             connection.close()
 
+    def engine_errors(self) -> tuple[type[Exception], ...]:
+        return (duckdb.Error,)
+
     def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
         with self._connect() as connection:
             connection.begin()
             try:
                 self._replace(connection, table_name, frame)
-                pause_point("table_write", table_name)
                 connection.commit()
             except BaseException:
                 connection.rollback()

@@ -15,13 +15,13 @@ import pandas as pd
 import pytest
 from dagster_duckdb_pandas import DuckDBPandasIOManager
 
-from ml_data_platform.cli import failure_reasons
 from ml_data_platform.definitions import build_definitions
-from ml_data_platform.io_managers import DuckDBTableIOManager
-from ml_data_platform.lib.export import verify_exports
-from ml_data_platform.lib.failures import read_failures
+from ml_data_platform.run_report import failures_by_dataset
 from ml_data_platform.sensors import build_failure_sensor
 from ml_data_platform.settings import Settings, Storage
+from ml_data_platform.storage.duckdb import DuckDBTableIOManager
+from ml_data_platform.storage.exports import verify_exports
+from ml_data_platform.storage.failures import read_failures
 from ml_data_platform_tests.conftest import (
     REPO,
     make_settings,
@@ -86,7 +86,8 @@ def test_empty_result_empties_the_stock_table_but_is_an_error_with_ours(tmp_path
     result = write(ours, FIRST.iloc[:0])
     assert not result.success
     assert (
-        "ds/stage produced no rows; table ds__stage keeps its previous contents" in failure_reasons(result)[0]
+        "ds/stage produced no rows; table ds__stage keeps its previous contents"
+        in failures_by_dataset(result, ["ds"])["ds"][0]
     )
     assert len(stored(ours_db, ours_table)) == 3
     explicit = DuckDBTableIOManager(database=str(ours_db), allow_empty=True)
@@ -177,12 +178,12 @@ def test_sigkill_mid_write_leaves_the_old_version_and_the_next_run_succeeds(
 
     rows(2).to_csv(tmp_path / "rows.csv", index=False)
     marker = tmp_path / "paused"
-    victim = subprocess.Popen(
-        MATERIALIZE,
+    victim = subprocess.Popen(  # the whole graph, paused at `point` by the test's own driver
+        [sys.executable, "-m", "ml_data_platform_tests.pause_driver", *point.split(":"), str(marker)],
         cwd=REPO,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**env, "ML_PLATFORM_PAUSE_AT": point, "ML_PLATFORM_PAUSE_MARKER": str(marker)},
+        env=env,
     )
     deadline = time.monotonic() + 120
     while not marker.exists() and victim.poll() is None and time.monotonic() < deadline:
@@ -224,7 +225,8 @@ def test_four_concurrent_materializations_all_succeed(tmp_path: Path, storage: S
         for _ in range(4)
     ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
-    assert [run.returncode for run in runs] == [0, 0, 0, 0], outputs[0][-3000:]
+    failed = [out[-3000:] for run, out in zip(runs, outputs) if run.returncode != 0]
+    assert not failed, failed[0]
     settings = Settings(storage, tmp_path / "data", tmp_path / "datasets.yaml")
     assert verify_exports(settings.exports_dir / "files").passed
     manifest = json.loads((settings.exports_dir / "files" / "manifest.json").read_text())

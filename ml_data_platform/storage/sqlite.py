@@ -11,15 +11,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
+import adbc_driver_manager
 import adbc_driver_sqlite.dbapi as adbc
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from ml_data_platform.io_managers.base import TableIOManager, TableNotFoundError
-from ml_data_platform.io_managers.columns import TIMESTAMP, logical_type, restore_frame
-from ml_data_platform.lib.faults import pause_point
+from ml_data_platform.storage.base import TableIOManager, TableNotFoundError, TableTooWideError
+from ml_data_platform.storage.columns import TIMESTAMP, logical_type, restore_frame
+
+SQLITE_MAX_COLUMNS = 2000  # SQLITE_MAX_COLUMN as SQLite (and the ADBC driver's build) ships it
 
 
 def _quote(identifier: str) -> str:
@@ -73,12 +75,22 @@ class SQLiteTableIOManager(TableIOManager):
         finally:
             connection.close()
 
+    def engine_errors(self) -> tuple[type[Exception], ...]:
+        return (adbc_driver_manager.Error,)
+
+    def refuse_shape(self, asset: str, table_name: str, frame: pd.DataFrame) -> None:
+        if len(frame.columns) > SQLITE_MAX_COLUMNS:
+            raise TableTooWideError(
+                f"asset {asset}: table {table_name} would have {len(frame.columns)} columns, more than "
+                f"SQLite's limit of {SQLITE_MAX_COLUMNS}; use DuckDB (ML_PLATFORM_STORAGE=duckdb or "
+                "--storage duckdb), or list fewer feature_columns in the catalog"
+            )
+
     def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
         arrow = _to_arrow(frame)
         with self._connect() as connection:
             try:
                 self._replace(connection, table_name, frame, arrow)
-                pause_point("table_write", table_name)
                 connection.adbc_connection.commit()
             except BaseException:
                 connection.adbc_connection.rollback()

@@ -6,8 +6,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from ml_data_platform.lib import export as export_module
-from ml_data_platform.lib.export import ExportError, ensure_inside, verify_exports, write_exports
+from ml_data_platform.storage import exports as export_module
+from ml_data_platform.storage.exports import ExportError, ensure_inside, verify_exports, write_exports
+
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
 
 def splits() -> dict[str, pd.DataFrame]:

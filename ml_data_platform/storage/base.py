@@ -9,9 +9,9 @@ from collections import OrderedDict
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
-from ml_data_platform.io_managers.columns import logical_type
+from ml_data_platform.storage.columns import logical_type
 
 _SAFE_PART = re.compile(r"^[a-z][a-z0-9_]*$")
 PREVIEW_ROWS = 5
@@ -23,6 +23,21 @@ class TableNotFoundError(LookupError):
 
 class EmptyResultError(ValueError):
     """An asset returned an empty frame where rows are expected."""
+
+
+class TableTooWideError(ValueError):
+    """A frame has more columns than the backend can store in one table."""
+
+
+class StorageError(RuntimeError):
+    """The engine refused a write; the message keeps its reason, not the SQL it was given."""
+
+
+def engine_reason(error: Exception, limit: int = 300) -> str:
+    """The first line of an engine error: ADBC and DuckDB append the whole statement, which for
+    a wide table is tens of kilobytes of column list."""
+    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 def table_name_for(asset_key: dg.AssetKey) -> str:
@@ -63,7 +78,7 @@ _compile_schema_records()
 
 
 class RecentWrites:
-    """Frames this process wrote during a run, so the run's own readers skip the database.
+    """Frames a run wrote, so the run's own readers skip the database.
 
     A hit needs the same database, table and run id: a later run (e.g. checks only) or a
     write by another process is always read from storage. Frames are handed out as they
@@ -102,9 +117,6 @@ class RecentWrites:
                 del self._frames[key]
 
 
-RECENT_WRITES = RecentWrites()
-
-
 class TableIOManager(dg.ConfigurableIOManager):
     """Stores each asset's DataFrame as one table; a new materialization replaces the old one."""
 
@@ -120,6 +132,9 @@ class TableIOManager(dg.ConfigurableIOManager):
         "that op has it, so a run does not carry every stage in memory (a later reader, e.g. a "
         "check run on its own, reads the table from storage).",
     )
+    # The run's own writes, kept for its later steps: state of this instance, which Dagster
+    # builds afresh for every run it initializes (so no module-wide cache outlives a run).
+    _recent: RecentWrites = PrivateAttr(default_factory=RecentWrites)
     memory_cache_mb: int = Field(
         1024,
         ge=0,
@@ -127,9 +142,17 @@ class TableIOManager(dg.ConfigurableIOManager):
         "instead of the database (0 turns it off).",
     )
 
+    def refuse_shape(self, asset: str, table_name: str, frame: pd.DataFrame) -> None:
+        """Raise before writing when the engine cannot hold a table of this shape (a backend's
+        own limits); the base engine has none."""
+
     @abstractmethod
     def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
         """Replace `table_name` with `frame` in one transaction (old rows stay on any error)."""
+
+    @abstractmethod
+    def engine_errors(self) -> tuple[type[Exception], ...]:
+        """The engine's own exception types, reported as StorageError with a short reason."""
 
     @abstractmethod
     def read_table(self, table_name: str) -> pd.DataFrame:
@@ -150,23 +173,31 @@ class TableIOManager(dg.ConfigurableIOManager):
             )
         for name in obj.columns:  # fail on an unstorable column before touching the old table
             logical_type(str(name), obj[name])
-        RECENT_WRITES.forget(self.database, table_name)
-        self.write_table(table_name, obj)
-        RECENT_WRITES.put(self.database, table_name, context.run_id, obj, self.memory_cache_mb << 20)
+        asset = context.asset_key.to_user_string()
+        self.refuse_shape(asset, table_name, obj)
+        self._recent.forget(self.database, table_name)
+        try:
+            self.write_table(table_name, obj)
+        except self.engine_errors() as error:
+            raise StorageError(
+                f"asset {asset}: writing table {table_name} to {self.database} failed, the previous "
+                f"table is kept: {engine_reason(error)}"
+            ) from None
+        self._recent.put(self.database, table_name, context.run_id, obj, self.memory_cache_mb << 20)
         context.add_output_metadata(table_metadata(obj, table_name))
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """The run is over: its frames leave memory (a long-lived process keeps none)."""
         if context.run_id is not None:
-            RECENT_WRITES.forget_run(context.run_id)
+            self._recent.forget_run(context.run_id)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         table_name = table_name_for(context.asset_key)
         upstream = context.upstream_output
-        cached = upstream and RECENT_WRITES.get(self.database, table_name, upstream.run_id)
+        cached = upstream and self._recent.get(self.database, table_name, upstream.run_id)
         if cached is not None:
             if self.last_readers.get(table_name) == context.op_def.name:
-                RECENT_WRITES.forget(self.database, table_name)
+                self._recent.forget(self.database, table_name)
             return cached
         try:
             return self.read_table(table_name)
