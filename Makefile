@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 # One project-local Dagster instance (dagster.yaml here) for make run, the CLI and the UI.
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install run test ui lint bench lock clean
+.PHONY: install run test test-fast ui lint bench lock clean
 
 install: $(STAMP)
 
@@ -23,6 +23,10 @@ run: $(STAMP)
 # Tests run on every core (pytest-xdist); each test has its own temp dirs and processes.
 test: $(STAMP)
 	$(BIN)/python -m pytest -n auto
+
+# The fast tier: pure functions, files and settings (marked `fast`), in seconds.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -n auto -m fast
 
 ui: $(STAMP)
 	$(BIN)/dagster dev -w workspace.yaml

@@ -6,32 +6,21 @@ import argparse
 import json
 import os
 import sys
-from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
 
 import dagster as dg
 
 from ml_data_platform.catalog import CatalogError
-from ml_data_platform.checks import check_op_name
-from ml_data_platform.definitions import all_datasets_job, build_definitions, checks_job_name
-from ml_data_platform.lib.export import ExportError, read_manifest
-from ml_data_platform.lib.failures import record_failure
+from ml_data_platform.dataset import check_op_name
+from ml_data_platform.definitions import (
+    REPOSITORY_LABEL,
+    build_definitions,
+    checks_job_name,
+)
+from ml_data_platform.run_report import RunResult, failure_block, summarize, user_error
 from ml_data_platform.sensors import failure_record
 from ml_data_platform.settings import STORAGE_ENV, Settings, SettingsError, Storage
-
-
-class RunResult(Protocol):
-    """What the CLI reads from `execute_in_process` and `execute_job` results alike."""
-
-    @property
-    def success(self) -> bool: ...
-    @property
-    def all_events(self) -> Sequence[dg.DagsterEvent]: ...
-    @property
-    def dagster_run(self) -> dg.DagsterRun: ...
-    def get_asset_check_evaluations(self) -> Sequence[dg.AssetCheckEvaluation]: ...
+from ml_data_platform.storage.failures import record_failure
 
 
 def _instance() -> dg.DagsterInstance:
@@ -43,52 +32,13 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.local_temp()  # persistent (execute_job needs that), thrown away
 
 
-def failure_reasons(result: RunResult) -> list[str]:
-    """One line per failed step: the user-code error under Dagster's wrapper, not the wrapper."""
-    reasons = []
-    for event in result.all_events:
-        if not (event.is_step_failure and event.step_failure_data):
-            continue
-        error = event.step_failure_data.error
-        while error is not None and error.cause is not None:
-            error = error.cause
-        message = error.message.strip() if error else "unknown error"
-        qualified, _, rest = message.partition(": ")
-        if error and error.cls_name and qualified.endswith(error.cls_name):
-            message = f"{error.cls_name}: {rest}"  # drop the module path
-        reasons.append(f"step {event.step_key} failed: {message}")
-    return reasons
-
-
-def summarize(settings: Settings, result: RunResult, datasets: list[str]) -> str:
-    checks: dict[str, list[dg.AssetCheckEvaluation]] = defaultdict(list)
-    for evaluation in result.get_asset_check_evaluations():
-        checks[evaluation.asset_key.path[0]].append(evaluation)
-    header = f"{'dataset':<24} {'train':>8} {'val':>8} {'test':>8}  {'checks':<16} export"
-    lines = [f"storage: {settings.storage.value} ({settings.database_path})", header, "-" * len(header)]
-    for name in datasets:
-        passed = sum(e.passed for e in checks[name])
-        failed = [e for e in checks[name] if not e.passed]
-        out_dir = settings.exports_dir / name
-        try:
-            rows = {k: v["rows"] for k, v in read_manifest(out_dir)["splits"].items()}
-        except ExportError:
-            rows, out_dir = {}, "(not exported)"
-        counts = [str(rows.get(s, "-")) for s in ("train", "val", "test")]
-        status = f"{passed} passed" + (f", {len(failed)} FAILED" if failed else "")
-        lines.append(f"{name:<24} {counts[0]:>8} {counts[1]:>8} {counts[2]:>8}  {status:<16} {out_dir}")
-        for evaluation in failed:
-            lines.append(
-                f"  FAILED {evaluation.asset_key.to_user_string()}:{evaluation.check_name}: "
-                f"{evaluation.description}"
-            )
-    return "\n".join(lines)
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The environment's settings, with --storage (if given) in place of ML_PLATFORM_STORAGE."""
+    return Settings.from_env({**os.environ, **({STORAGE_ENV: args.storage} if args.storage else {})})
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.storage:
-        os.environ[STORAGE_ENV] = args.storage
-    settings = Settings.from_env()
+    settings = settings_for(args)
     defs = build_definitions(settings)
     datasets = sorted({key.path[0] for key in defs.resolve_asset_graph().get_all_asset_keys()})
     if args.dataset:
@@ -105,23 +55,26 @@ def run(args: argparse.Namespace) -> int:
     with (
         _instance() as instance,
         dg.execute_job(
-            dg.reconstructable(all_datasets_job),
+            dg.build_reconstructable_job(
+                "ml_data_platform.definitions",
+                "all_datasets_job",
+                reconstructable_kwargs={"storage": settings.storage.value},
+            ),
+            # The tag the UI's job pages filter on; runs launched from the UI carry it too.
+            tags={".dagster/repository": REPOSITORY_LABEL},
             instance=instance,
             raise_on_error=False,
             asset_selection=selection,
             run_config={"loggers": {"console": {"config": {"log_level": level}}}},
         ) as result,
     ):
-        print(summarize(settings, result, datasets))
+        print(summarize(settings, result, datasets), flush=True)
     if not result.success:
         steps = [e for e in result.all_events if e.is_step_failure]
         log = record_failure(
             settings.data_dir, failure_record(result.dagster_run, steps, settings, "run failed")
         )
-        print(f"(recorded in {log})", file=sys.stderr)
-        print("\nRun failed:", file=sys.stderr)
-        for reason in failure_reasons(result) or ["see the run in the Dagster UI (make ui)"]:
-            print(f"  - {reason}", file=sys.stderr)
+        print("\n" + failure_block(result, datasets, str(log)), file=sys.stderr)
         return 1
     return 0
 
@@ -136,13 +89,13 @@ def check_rows(result: RunResult, planned: list[dg.AssetCheckKey]) -> list[dict[
     evaluations = {
         dg.AssetCheckKey(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()
     }
-    errors = failure_reasons(result)
+    errors = {e.step_key: user_error(e) for e in result.all_events if e.is_step_failure}
     rows = []
     for key in sorted(planned, key=lambda k: (k.asset_key.to_user_string(), k.name)):
         evaluation = evaluations.get(key)
         if evaluation is None:
             step = check_op_name(*key.asset_key.path)  # the step running the asset's checks
-            own = next((r for r in errors if f"step {step} failed" in r), None)
+            own = f"step {step} failed: {errors[step]}" if step in errors else None
             rows.append(
                 {
                     "asset": key.asset_key.to_user_string(),
@@ -179,9 +132,7 @@ def render_table(rows: list[dict[str, str]]) -> str:
 
 def check(args: argparse.Namespace) -> int:
     """Run only the asset checks against what is stored; the exit code gates CI."""
-    if args.storage:
-        os.environ[STORAGE_ENV] = args.storage
-    settings = Settings.from_env()
+    settings = settings_for(args)
     defs = build_definitions(settings)
     graph = defs.resolve_asset_graph()
     datasets = sorted({key.path[0] for key in graph.get_all_asset_keys()})

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import os
+
 import dagster as dg
 
-from ml_data_platform.assets import build_dataset_assets
 from ml_data_platform.catalog import load_catalog
-from ml_data_platform.checks import build_dataset_checks, check_op_name
-from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager, TableIOManager
+from ml_data_platform.dataset import DatasetPlan, build_dataset
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.sensors import build_failure_sensor, build_landing_sensor
-from ml_data_platform.settings import Settings, Storage
+from ml_data_platform.settings import STORAGE_ENV, Settings, Storage
+from ml_data_platform.storage.base import TableIOManager
+from ml_data_platform.storage.duckdb import DuckDBTableIOManager
+from ml_data_platform.storage.sqlite import SQLiteTableIOManager
 
 ALL_DATASETS_JOB = "all_datasets"
+# workspace.yaml's location_name and [tool.dagster] code_location_name; a Definitions object
+# is served as the repository "__repository__".
+CODE_LOCATION = "ml_data_platform"
+REPOSITORY_LABEL = f"__repository__@{CODE_LOCATION}"
 CHECKS_ONLY_JOB = "checks_only"
 
 
@@ -20,28 +27,22 @@ def checks_job_name(dataset: str) -> str:
     return f"{dataset}_checks"
 
 
-def last_readers(datasets: list[str]) -> dict[str, str]:
-    """Where each stage's in-run copy can go: raw's checks gate features, so features is the
-    last to read raw; the split checks gate train, so they read features after everyone else."""
-    readers = {}
-    for name in datasets:
-        readers[f"{name}__raw"] = f"{name}__features"
-        readers[f"{name}__features"] = check_op_name(name, "train")
-    return readers
-
-
-def table_io_manager(settings: Settings, datasets: list[str] = ()) -> TableIOManager:
+def table_io_manager(settings: Settings, plans: list[DatasetPlan] = ()) -> TableIOManager:
     managers = {Storage.sqlite: SQLiteTableIOManager, Storage.duckdb: DuckDBTableIOManager}
-    return managers[settings.storage](
-        database=str(settings.database_path), last_readers=last_readers(list(datasets))
-    )
+    readers = {table: op for plan in plans for table, op in plan.last_readers().items()}
+    return managers[settings.storage](database=str(settings.database_path), last_readers=readers)
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     settings = settings or Settings.from_env()
     catalog = load_catalog(settings.catalog_path)
-    assets = [a for spec in catalog.datasets for a in build_dataset_assets(spec)]
-    checks = [c for spec in catalog.datasets for c in build_dataset_checks(spec)]
+    plans = [DatasetPlan(spec) for spec in catalog.datasets]
+    assets: list[dg.AssetsDefinition] = []
+    checks: list[dg.AssetChecksDefinition] = []
+    for plan in plans:
+        plan_assets, plan_checks = build_dataset(plan)
+        assets += plan_assets
+        checks += plan_checks
     asset_keys = [key for a in assets for key in a.keys]
     jobs = [
         dg.define_asset_job(
@@ -78,7 +79,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=jobs,
         sensors=[build_failure_sensor(settings), *landing],
         resources={
-            "io_manager": table_io_manager(settings, catalog.names()),
+            "io_manager": table_io_manager(settings, plans),
             "exports": ExportStore(data_dir=str(settings.data_dir)),
         },
         # Small graphs: a process per step would cost more than the work (and fight DuckDB's lock).
@@ -91,10 +92,12 @@ def defs() -> dg.Definitions:
     return build_definitions()
 
 
-def all_datasets_job() -> dg.JobDefinition:
-    """The all_datasets job from the environment's settings, for `dg.reconstructable`.
+def all_datasets_job(storage: str | None = None) -> dg.JobDefinition:
+    """The all_datasets job from the environment's settings (and `storage`, when given, in
+    place of ML_PLATFORM_STORAGE), for `dg.build_reconstructable_job`.
 
     `dg.execute_job` runs it without keeping every step's output in memory, which
     `execute_in_process` does (for its result object): at a million rows that is a copy of
     every stage held until the run ends."""
-    return build_definitions().resolve_job_def(ALL_DATASETS_JOB)
+    settings = Settings.from_env({**os.environ, **({STORAGE_ENV: storage} if storage else {})})
+    return build_definitions(settings).resolve_job_def(ALL_DATASETS_JOB)

@@ -9,8 +9,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from ml_data_platform.catalog import SAFE_NAME
-from ml_data_platform.lib.export import MANIFEST, read_manifest
-from ml_data_platform.settings import Settings
+from ml_data_platform.settings import DATA_DIR_ENV, Settings
+from ml_data_platform.storage.exports import MANIFEST, read_manifest
 
 
 class ExportNotFoundError(FileNotFoundError):
@@ -33,6 +33,7 @@ def exported_datasets(data_dir: Path) -> list[str]:
 
 
 def _open_export(dataset: str, data_dir: Path | None) -> tuple[Path, dict]:
+    chosen = f"data_dir={data_dir}" if data_dir is not None else Settings.data_dir_origin()
     data_dir = Path(data_dir) if data_dir is not None else Settings.from_env().data_dir
     if not SAFE_NAME.fullmatch(dataset):
         raise ValueError(f"{dataset!r} is not a dataset name ([a-z][a-z0-9_]*)")
@@ -40,8 +41,9 @@ def _open_export(dataset: str, data_dir: Path | None) -> tuple[Path, dict]:
     if not (out_dir / MANIFEST).is_file():
         existing = exported_datasets(data_dir)
         raise ExportNotFoundError(
-            f"dataset {dataset!r} has no export under {data_dir / 'exports'} "
-            f"(exported: {', '.join(existing) or 'none'}); {_how_to_make(dataset)}"
+            f"dataset {dataset!r} has no export under {data_dir / 'exports'}, the data directory of "
+            f"{chosen} (exported: {', '.join(existing) or 'none'}); {_how_to_make(dataset)}, or "
+            f"point at another data directory with data_dir=... or {DATA_DIR_ENV}"
         )
     return out_dir, read_manifest(out_dir)
 
@@ -73,34 +75,36 @@ def _read_splits(
     return frame.sort_values("sample_index", kind="stable").reset_index(drop=True)
 
 
-def load_frame(dataset: str, split: str | None = None, data_dir: Path | None = None) -> pd.DataFrame:
+def load_frame(dataset_name: str, split: str | None = None, data_dir: Path | None = None) -> pd.DataFrame:
     """The exported rows of one split (or all splits, ordered by sample_index) as a DataFrame."""
-    out_dir, manifest = _open_export(dataset, data_dir)
-    return _read_splits(dataset, out_dir, manifest, split)
+    out_dir, manifest = _open_export(dataset_name, data_dir)
+    return _read_splits(dataset_name, out_dir, manifest, split)
 
 
 def load_data(
-    dataset: str = "classification_data",
+    dataset_name: str = "classification_data",
     split: str | None = None,
     data_dir: Path | None = None,
     transformed: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """`X` (float64, n × features) and `y` (int64) of a split, read from its Parquet export.
 
-    `split=None` returns every exported row, as the seed's `load_data(name)` did.
+    `split=None` returns every exported row, as the seed's `load_data(dataset_name=...)` did.
+    Without `data_dir` the data directory is ML_PLATFORM_DATA_DIR, else `data/` of the nearest
+    folder upward from the cwd that holds datasets.yaml (so a notebook in a subfolder works).
     `transformed=True` returns the model-ready matrix: the train-fitted preprocessor applied
     (column names in the manifest's `model_ready_columns`). A dataset with categorical
     features has no untransformed float matrix: use `transformed=True` or `load_frame`.
     """
-    out_dir, manifest = _open_export(dataset, data_dir)
+    out_dir, manifest = _open_export(dataset_name, data_dir)
     categorical = manifest.get("categorical_columns") or []
     if categorical and not transformed:
         raise ValueError(
-            f"dataset {dataset!r} has categorical feature(s) {categorical}, which are text: use "
+            f"dataset {dataset_name!r} has categorical feature(s) {categorical}, which are text: use "
             "load_data(..., transformed=True) for the encoded matrix, or load_frame for the columns"
         )
     section = "model_ready" if transformed else "splits"
-    frame = _read_splits(dataset, out_dir, manifest, split, section)
+    frame = _read_splits(dataset_name, out_dir, manifest, split, section)
     columns = manifest["feature_columns"]
     if transformed:  # exports from before categorical support have no model_ready_columns
         columns = manifest.get("model_ready_columns", columns)

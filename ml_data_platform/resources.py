@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from ml_data_platform.catalog import check_safe_name
-from ml_data_platform.lib.export import ensure_inside
+from ml_data_platform.storage.exports import ensure_inside
 
 
 class ExportStore(dg.ConfigurableResource):

@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from ml_data_platform.catalog import DatasetSpec, FileSource
-from ml_data_platform.lib.failures import record_failure
-from ml_data_platform.lib.sources import file_set_fingerprint
+from ml_data_platform.run_report import user_error
 from ml_data_platform.settings import Settings
+from ml_data_platform.sources.readers import file_set_fingerprint
+from ml_data_platform.storage.failures import record_failure
 
 
 def failure_record(
@@ -17,10 +18,7 @@ def failure_record(
 ) -> dict:
     steps = []
     for event in step_failures:
-        error = event.step_failure_data.error if event.step_failure_data else None
-        while error is not None and error.cause is not None:
-            error = error.cause
-        steps.append({"step": event.step_key, "error": error.message.strip() if error else None})
+        steps.append({"step": event.step_key, "error": user_error(event)})
     return {
         "recorded_at": datetime.now(UTC).isoformat(),
         "run_id": run.run_id,

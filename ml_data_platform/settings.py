@@ -21,6 +21,17 @@ class Storage(StrEnum):
 STORAGE_ENV = "ML_PLATFORM_STORAGE"
 DATA_DIR_ENV = "ML_PLATFORM_DATA_DIR"
 CATALOG_ENV = "ML_PLATFORM_CATALOG"
+PROJECT_MARKER = "datasets.yaml"  # the project root is the folder holding the catalog
+
+
+def project_root(start: Path | None = None) -> Path | None:
+    """The nearest folder, from `start` (the cwd) upward, that holds datasets.yaml: a notebook
+    in a subfolder of the project finds the project's data, as git finds its repository."""
+    start = (start or Path.cwd()).resolve()
+    for folder in (start, *start.parents):
+        if (folder / PROJECT_MARKER).is_file():
+            return folder
+    return None
 
 
 class SettingsError(ValueError):
@@ -46,11 +57,24 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
+        explicit = {name: Path(env[name]).resolve() for name in (DATA_DIR_ENV, CATALOG_ENV) if env.get(name)}
+        root = None if len(explicit) == 2 else project_root() or Path.cwd()
         return cls(
             storage=parse_storage(env.get(STORAGE_ENV) or Storage.sqlite.value),
-            data_dir=Path(env.get(DATA_DIR_ENV) or "data").resolve(),
-            catalog_path=Path(env.get(CATALOG_ENV) or "datasets.yaml").resolve(),
+            data_dir=explicit.get(DATA_DIR_ENV) or root / "data",
+            catalog_path=explicit.get(CATALOG_ENV) or root / PROJECT_MARKER,
         )
+
+    @staticmethod
+    def data_dir_origin(env: Mapping[str, str] | None = None) -> str:
+        """How from_env chose the data directory, for messages that say where they looked."""
+        env = os.environ if env is None else env
+        if env.get(DATA_DIR_ENV):
+            return f"{DATA_DIR_ENV}={env[DATA_DIR_ENV]}"
+        root = project_root()
+        if root is not None:
+            return f"the project at {root} (its {PROJECT_MARKER}, found upward from {Path.cwd()})"
+        return f"the current folder {Path.cwd()} (no {PROJECT_MARKER} in it or any folder above)"
 
     @property
     def database_path(self) -> Path:

@@ -3,10 +3,13 @@
 import subprocess
 from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
+from ml_data_platform.definitions import CODE_LOCATION, REPOSITORY_LABEL
 from ml_data_platform_tests.conftest import (
     BIN,
     REPO,
@@ -82,8 +85,13 @@ def test_platform_run_prints_a_summary(tmp_path: Path):
     binary = next(line for line in lines if line.startswith("binary "))
     assert binary.split()[1:6] == ["210", "45", "45", "19", "passed"]
     assert str(tmp_path / "data" / "exports" / "binary") in binary
-    # The run is recorded in the instance that DAGSTER_HOME names, so the UI shows it.
-    assert any((tmp_path / "dagster_home").rglob("runs.db")) or any((tmp_path / "dagster_home").rglob("*.db"))
+    # The run is recorded in the instance that DAGSTER_HOME names, with the repository label
+    # that the UI's job pages filter on (workspace.yaml names the same code location).
+    with dg.DagsterInstance.from_config(env["DAGSTER_HOME"]) as instance:
+        runs = instance.get_runs(filters=dg.RunsFilter(tags={".dagster/repository": REPOSITORY_LABEL}))
+    assert [r.job_name for r in runs] == ["all_datasets"]
+    workspace = yaml.safe_load((REPO / "workspace.yaml").read_text())
+    assert workspace["load_from"][0]["python_module"]["location_name"] == CODE_LOCATION
 
 
 def test_platform_run_exits_nonzero_and_names_the_failure(tmp_path: Path):
@@ -91,6 +99,30 @@ def test_platform_run_exits_nonzero_and_names_the_failure(tmp_path: Path):
     done = run([str(BIN / "ml-data-platform"), "run"], env)
     assert done.returncode == 1
     assert "FAILED files/raw:raw_quality_score: DQS 67.50 (26 of 80 rows invalid) below 95" in done.stdout
+    last = done.stderr.strip().splitlines()[-3:]  # the failure block is the last thing printed
+    assert last[0].startswith("Run failed (recorded in ") and last[1] == "  files:"
+    assert last[2].startswith("    - check files/raw:raw_quality_score failed: DQS 67.50")
+
+
+def test_a_bad_file_after_a_good_run_is_the_last_message_and_the_old_export_is_not_shown(tmp_path: Path):
+    rows = pd.DataFrame({"a": np.random.default_rng(0).normal(size=120), "target": np.arange(120) % 2})
+    rows.to_parquet(tmp_path / "rows.parquet")
+    catalog = {
+        "datasets": [{"name": "files", "source": {"type": "file", "path": str(tmp_path / "rows.parquet")}}]
+    }
+    env = process_env(tmp_path, catalog)
+    assert run([str(BIN / "ml-data-platform"), "run"], env).returncode == 0
+    (tmp_path / "rows.parquet").write_text("a,target\n1,0\n")  # CSV text where Parquet should be
+    done = run([str(BIN / "ml-data-platform"), "run"], env)
+    assert done.returncode == 1
+    line = next(x for x in done.stdout.splitlines() if x.startswith("files "))
+    assert line.split()[1:4] == ["-", "-", "-"] and "not updated by this run" in line
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("    - step files__raw failed: SourceError: dataset 'files': ")
+    assert last.endswith(
+        "rows.parquet is not a Parquet file (no PAR1 header); it looks like CSV text: set source.format: csv"
+    )
+    assert "magic bytes" not in done.stderr.strip().splitlines()[-1]
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 from ml_data_platform import ExportNotFoundError, load_data, load_frame
-from ml_data_platform.lib.export import write_exports
+from ml_data_platform.storage.exports import write_exports
+
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
 
 @pytest.fixture
@@ -70,3 +72,32 @@ def test_file_missing_under_manifest_is_reported(data_dir: Path):
 def test_unsafe_dataset_name_never_reaches_the_file_system(data_dir: Path):
     with pytest.raises(ValueError, match="not a dataset name"):
         load_data("../ds", data_dir=data_dir)
+
+
+def test_the_seed_modules_keyword_works(data_dir: Path):
+    X, y = load_data(dataset_name="ds", data_dir=data_dir)
+    assert X.shape == (8, 2) and load_frame(dataset_name="ds", data_dir=data_dir).shape[0] == 8
+
+
+def test_a_notebook_in_a_subfolder_finds_the_projects_data(data_dir: Path, monkeypatch):
+    project = data_dir  # holds the catalog; its data/ folder is the default data directory
+    (project / "datasets.yaml").write_text("datasets: []\n")
+    (project / "notebooks" / "deep").mkdir(parents=True)
+    monkeypatch.chdir(project / "notebooks" / "deep")
+    monkeypatch.delenv("ML_PLATFORM_DATA_DIR", raising=False)
+    with pytest.raises(
+        ExportNotFoundError, match=rf"the project at {project} \(its datasets.yaml, found upward"
+    ):
+        load_data("ds")  # nothing under project/data yet: the message says where it looked
+    (project / "data").mkdir()
+    (project / "exports").rename(project / "data" / "exports")
+    assert load_data("ds", "train")[0].shape == (4, 2)
+
+
+def test_without_a_project_it_says_where_it_looked_and_how_to_point_it(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ML_PLATFORM_DATA_DIR", raising=False)
+    with pytest.raises(
+        ExportNotFoundError, match=r"no datasets.yaml in it or any folder above.*data_dir=\.\.\. or ML_"
+    ):
+        load_data("ds")

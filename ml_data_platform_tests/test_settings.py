@@ -4,6 +4,8 @@ import pytest
 
 from ml_data_platform.settings import Settings, SettingsError, Storage
 
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
+
 
 def test_defaults_are_sqlite_under_data(tmp_path: Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
@@ -25,3 +27,13 @@ def test_environment_switches_backend_and_moves_data(tmp_path: Path):
 def test_unknown_storage_lists_the_valid_values():
     with pytest.raises(SettingsError, match="valid values: sqlite, duckdb"):
         Settings.from_env({"ML_PLATFORM_STORAGE": "postgres"})
+
+
+def test_defaults_come_from_the_project_found_upward(tmp_path: Path, monkeypatch):
+    (tmp_path / "datasets.yaml").write_text("datasets: []\n")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.chdir(tmp_path / "notebooks")
+    settings = Settings.from_env({})
+    assert settings.data_dir == tmp_path / "data" and settings.catalog_path == tmp_path / "datasets.yaml"
+    elsewhere = Settings.from_env({"ML_PLATFORM_DATA_DIR": "out"})  # explicit paths stay cwd-relative
+    assert elsewhere.data_dir == tmp_path / "notebooks" / "out"

@@ -125,6 +125,30 @@ def test_same_data_again_shows_no_drift(tmp_path: Path, instance):
     assert second["features_drift"].metadata["observed"].value["max_psi"] == 0.0
 
 
+def test_undeclared_class_balance_compares_with_the_previous_materialization(tmp_path: Path, instance):
+    frame = rows()
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    catalog = {
+        "datasets": [{"name": "files", "source": {"type": "file", "path": str(tmp_path / "rows.csv")}}]
+    }
+    settings = make_settings(tmp_path, Storage.sqlite, catalog)
+
+    def balance() -> dg.AssetCheckEvaluation:
+        result = materialize_all(settings, instance=instance)
+        return next(
+            e for e in result.get_asset_check_evaluations() if e.check_name == "features_class_balance"
+        )
+
+    first = balance()
+    assert first.passed and "no expected class shares" in first.description
+    frame.assign(target=(np.arange(len(frame)) % 5 == 0).astype(int)).to_csv(
+        tmp_path / "rows.csv", index=False
+    )
+    moved = balance()
+    assert not moved.passed and moved.severity is dg.AssetCheckSeverity.WARN
+    assert "previous materialization" in moved.description
+
+
 def test_class_weights_mismatch_is_a_warning_not_a_block(tmp_path: Path):
     settings = file_settings(tmp_path, Storage.sqlite, rows(), quality={"class_weights": [0.9, 0.1]})
     result = materialize_all(settings)
@@ -191,7 +215,7 @@ def test_tampered_export_fails_the_checks_only_run(settings: Settings, instance)
     assert not export.passed and "test: sha256 differs from the manifest" in export.description
 
 
-def test_builtin_schema_change_and_row_bounds_checks_fail_on_both_backends(
+def test_schema_change_and_row_bounds_checks_fail_on_both_backends(
     tmp_path: Path, storage: Storage, instance
 ):
     settings = file_settings(tmp_path, storage, rows(), quality={"max_rows": 210})
@@ -207,7 +231,7 @@ def test_builtin_schema_change_and_row_bounds_checks_fail_on_both_backends(
     second = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key.path[1] == "raw"}
     change = second["column_schema_change"]
     assert not change.passed and change.severity is dg.AssetCheckSeverity.WARN
-    assert "c" in change.description
+    assert change.description == "column schema changed: 1 added (c)"
     bounds = second["dagster_row_count_bounds_check"]
     assert not bounds.passed and bounds.severity is dg.AssetCheckSeverity.ERROR
 
@@ -222,3 +246,57 @@ def test_a_check_that_raises_fails_alone_with_the_reason(settings: Settings, ins
     assert not raised.passed and raised.severity == dg.AssetCheckSeverity.ERROR
     assert "raised LookupError: binary/baseline_model was never materialized" in raised.description
     assert evaluations["binary/features:features_schema"].passed
+
+
+def test_every_check_result_carries_its_main_number_and_threshold_as_floats(settings: Settings, instance):
+    materialize_all(settings, instance=instance)
+    result = materialize_all(settings, instance=instance)  # second run: drift and schema compare
+    for evaluation in result.get_asset_check_evaluations():
+        if evaluation.check_name == "dagster_row_count_bounds_check":
+            continue  # Dagster's own check
+        floats = {k: v.value for k, v in evaluation.metadata.items() if isinstance(v, dg.FloatMetadataValue)}
+        assert len(floats) == 2, (evaluation.check_name, evaluation.metadata.keys())
+        metric = next(k for k in floats if not k.endswith("_threshold"))
+        assert f"{metric}_threshold" in floats
+    drift = next(e for e in result.get_asset_check_evaluations() if e.check_name == "features_drift")
+    assert drift.metadata["max_psi"].value == 0.0 and drift.metadata["max_psi_threshold"].value == 0.2
+    model = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key.path[-1] == "baseline_model"
+    )
+    accuracy = model.materialization.metadata["val_accuracy"].value
+    assert accuracy == round(accuracy, 4)
+
+
+def test_real_tables_materialized_twice_pass_every_check(tmp_path: Path, storage: Storage, instance):
+    """scikit-learn's digits (pixel counts, mostly 0) and iris (text labels, a text column):
+    unchanged data must never fail a check, or a CI gate on `check --strict` never goes green."""
+    from sklearn.datasets import load_digits, load_iris
+
+    load_digits(as_frame=True).frame.to_csv(tmp_path / "digits.csv", index=False)
+    iris = load_iris(as_frame=True)
+    named = iris.frame.assign(
+        target=np.asarray(iris.target_names)[iris.target], region=np.resize(["north", "south", "east"], 150)
+    )
+    named.to_csv(tmp_path / "iris.csv", index=False)
+    catalog = {
+        "datasets": [
+            {"name": "digits", "source": {"type": "file", "path": str(tmp_path / "digits.csv")}},
+            {
+                "name": "iris",
+                "source": {"type": "file", "path": str(tmp_path / "iris.csv")},
+                "categorical_columns": ["region"],
+            },
+        ]
+    }
+    settings = make_settings(tmp_path, storage, catalog)
+    materialize_all(settings, instance=instance)
+    result = materialize_all(settings, instance=instance)
+    assert result.success
+    failed = [
+        f"{e.asset_key.to_user_string()}:{e.check_name}: {e.description}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    assert not failed, failed
+    drift = [e for e in result.get_asset_check_evaluations() if e.check_name == "features_drift"]
+    assert [e.metadata["max_psi"].value for e in drift] == [0.0, 0.0]

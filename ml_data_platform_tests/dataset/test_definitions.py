@@ -7,9 +7,12 @@ import pytest
 
 from ml_data_platform.catalog import CatalogError
 from ml_data_platform.definitions import build_definitions
-from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager
 from ml_data_platform.settings import SettingsError
+from ml_data_platform.storage.duckdb import DuckDBTableIOManager
+from ml_data_platform.storage.sqlite import SQLiteTableIOManager
 from ml_data_platform_tests.conftest import REPO
+
+pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
 STAGES = ["baseline_model", "export", "features", "preprocessor", "raw", "test", "train", "val"]
 EXPECTED_ASSETS = sorted(

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 
 from ml_data_platform import load_data, load_frame
-from ml_data_platform.cli import failure_reasons
-from ml_data_platform.lib.export import read_manifest
+from ml_data_platform.run_report import failures_by_dataset
 from ml_data_platform.settings import Settings, Storage
+from ml_data_platform.storage.exports import read_manifest
 from ml_data_platform_tests.conftest import (
     make_settings,
     materialize_all,
@@ -128,7 +128,7 @@ def test_bad_input_fails_with_a_clear_error_and_loses_nothing(tmp_path: Path, st
     good_rows().assign(a=lambda f: f["a"].where(f.index != 5)).to_csv(csv, index=False)
     result = materialize_all(settings, raise_on_error=False)
     assert not result.success
-    [reason] = failure_reasons(result)
+    [reason] = failures_by_dataset(result, ["files"])["files"]
     assert "step files__features failed: ValidationError: dataset 'files'" in reason
     assert "1 row(s) hold NaN" in reason and "on_non_finite: drop" in reason
     after = {p.name: p.read_bytes() for p in (settings.exports_dir / "files").iterdir()}
@@ -185,7 +185,8 @@ def test_id_column_identifies_rows_through_to_the_exports(tmp_path: Path):
     assert result.success, [e.check_name for e in result.get_asset_check_evaluations() if not e.passed]
     exported = load_frame("files", data_dir=settings.data_dir)
     assert exported["sample_index"].tolist() == sorted(rows["uid"].tolist())
-    source = pd.read_csv(tmp_path / "rows.csv")  # the values as the CSV holds them
+    # the values as the CSV holds them (round_trip: pandas' default parser can be one ulp off)
+    source = pd.read_csv(tmp_path / "rows.csv", float_precision="round_trip")
     by_id = source.set_index("uid").loc[exported["sample_index"], "a"].to_numpy()
     np.testing.assert_array_equal(exported["a"].to_numpy(), by_id)
 
@@ -217,7 +218,7 @@ def test_text_labels_are_coded_and_the_codes_recorded_in_the_manifest(tmp_path: 
 FRAMES_AFTER_RUN = """
 import gc, weakref
 from ml_data_platform.cli import main
-from ml_data_platform.io_managers import base
+from ml_data_platform.storage import base
 
 written = []
 put = base.RecentWrites.put

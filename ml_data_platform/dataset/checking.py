@@ -1,0 +1,113 @@
+"""How a stage's checks are declared and run: one step per stage, each check on its own.
+
+A stage module lists its checks as `Check`s over a small inputs object that its check step
+fills from explicit Dagster inputs; adding a check is one entry in that list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from ml_data_platform.core.quality import WARN, Outcome
+from ml_data_platform.dataset.plan import DatasetPlan
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    description: str
+    evaluate: Callable[[Any], Outcome]  # the stage's inputs -> what the check saw
+    blocking: bool = True  # a failed ERROR stops everything downstream
+    reads: tuple[str, ...] = ()  # other stages it reads besides its own asset
+
+
+def check_specs(plan: DatasetPlan, stage: str, checks: Sequence[Check]) -> list[dg.AssetCheckSpec]:
+    return [
+        dg.AssetCheckSpec(
+            check.name,
+            asset=plan.key(stage),
+            description=check.description,
+            blocking=check.blocking,
+            additional_deps=[plan.key(s) for s in check.reads],
+        )
+        for check in checks
+    ]
+
+
+def to_result(key: dg.AssetCheckKey, outcome: Outcome) -> dg.AssetCheckResult:
+    """The check's result; its main observed number and threshold are also plain float
+    metadata (e.g. `max_psi` and `max_psi_threshold`), so the UI plots them per run."""
+    severity = dg.AssetCheckSeverity.WARN if outcome.severity == WARN else dg.AssetCheckSeverity.ERROR
+    numbers = {}
+    if outcome.metric is not None and outcome.value is not None:
+        numbers[outcome.metric] = dg.MetadataValue.float(float(outcome.value))
+        if outcome.limit is not None:
+            numbers[f"{outcome.metric}_threshold"] = dg.MetadataValue.float(float(outcome.limit))
+    return dg.AssetCheckResult(
+        asset_key=key.asset_key,
+        check_name=key.name,
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.summary,
+        metadata={
+            "observed": dg.MetadataValue.json(outcome.observed),
+            "threshold": dg.MetadataValue.json(outcome.threshold),
+            **numbers,
+        },
+    )
+
+
+def run_checks(
+    context: dg.AssetCheckExecutionContext,
+    plan: DatasetPlan,
+    stage: str,
+    checks: Sequence[Check],
+    inputs: Any,
+) -> Iterator[dg.AssetCheckResult]:
+    """Every selected check of the stage; one that raises is a failed ERROR with the reason,
+    and its siblings still report."""
+    for check in checks:
+        key = dg.AssetCheckKey(plan.key(stage), check.name)
+        if key not in context.selected_asset_check_keys:
+            continue
+        try:
+            outcome = check.evaluate(inputs)
+        except Exception as error:
+            context.log.exception(f"check {check.name} raised")
+            outcome = Outcome(False, f"the check raised {type(error).__name__}: {error}")
+        yield to_result(key, outcome)
+
+
+def check_group(
+    plan: DatasetPlan, stage: str, checks: Sequence[Check], ins: dict[str, dg.AssetIn] | None = None
+) -> Callable:
+    """The decorator of a stage's one check step (`<dataset>__<stage>_checks`)."""
+    return dg.multi_asset_check(
+        specs=check_specs(plan, stage, checks),
+        name=plan.check_op(stage),
+        description=f"The checks of {plan.key(stage).to_user_string()}, run in one step.",
+        can_subset=True,
+        ins=ins or {},
+    )
+
+
+def previous_metadata(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> dict[str, Any]:
+    """Every metadata value of the materialization before the one being checked (empty when
+    there is none), fetched once for all the checks of a step that compare with it."""
+    records = context.instance.fetch_materializations(key, limit=2).records
+    if len(records) < 2:
+        return {}
+    return {name: entry.value for name, entry in records[1].asset_materialization.metadata.items()}
+
+
+def latest_metadata(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, key: dg.AssetKey, entry: str
+) -> Any:
+    """A metadata entry's value on the latest materialization of `key` (None if absent)."""
+    event = context.instance.get_latest_materialization_event(key)
+    value = event.asset_materialization.metadata.get(entry) if event else None
+    return value.value if value is not None else None

@@ -1,0 +1,131 @@
+"""export: Parquet per split (untouched and model-ready) and a manifest, swapped in as one
+version, and the check that every file still matches its manifest."""
+
+from dataclasses import dataclass
+from functools import partial
+from importlib.metadata import version
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+
+from ml_data_platform.catalog import SPLITS
+from ml_data_platform.core.preprocessing import model_ready
+from ml_data_platform.core.quality import Outcome
+from ml_data_platform.dataset.checking import Check, check_group, latest_metadata, run_checks
+from ml_data_platform.dataset.metadata import content_version
+from ml_data_platform.dataset.plan import COLUMN_SCHEMA, LABEL_CODES, DatasetPlan
+from ml_data_platform.resources import ExportStore
+from ml_data_platform.storage.artifacts import load_artifact
+from ml_data_platform.storage.exports import (
+    export_frame,
+    export_schema,
+    file_sha256,
+    verify_exports,
+    write_exports,
+)
+
+
+@dataclass(frozen=True)
+class ExportInputs:
+    context: dg.AssetCheckExecutionContext
+    exports: ExportStore
+
+
+def _integrity(plan: DatasetPlan, inputs: ExportInputs) -> Outcome:
+    # The feature table's columns come from its recorded column schema: loading a million
+    # rows to learn their names would cost more than the check itself.
+    schema = latest_metadata(inputs.context, plan.key("features"), COLUMN_SCHEMA)
+    if schema is None:
+        return Outcome(False, f"{plan.key('features').to_user_string()} has no recorded column schema")
+    columns = {c.name: c.type for c in schema.columns}
+    names = plan.features_of(columns)
+    text = [c for c in names if columns[c] == "string"]
+    return verify_exports(inputs.exports.dataset_dir(plan.name), export_schema(names, plan.spec.target, text))
+
+
+def export_checks(plan: DatasetPlan) -> list[Check]:
+    return [
+        Check(
+            "exports_match_manifest",
+            "Every Parquet file exists with the manifest's row count and sha256, and its schema "
+            "matches the feature table.",
+            lambda i: _integrity(plan, i),
+        )
+    ]
+
+
+def lineage(
+    plan: DatasetPlan,
+    context: dg.AssetExecutionContext,
+    artifact_path: Path,
+    artifact: dict,
+    names: list[str],
+    inputs: dict[str, pd.DataFrame],
+) -> dict:
+    """What the manifest records about where the files came from."""
+    spec = plan.spec
+    return {
+        "dataset": plan.name,
+        "feature_columns": names,
+        "categorical_columns": [n for n in names if n in spec.categorical_columns],
+        "model_ready_columns": artifact["output_names"],
+        "target": spec.target,
+        "dagster_run_id": context.run.run_id,
+        "upstream_data_versions": {
+            plan.key(n).to_user_string(): content_version(f).value for n, f in inputs.items()
+        },
+        "label_codes": latest_metadata(context, plan.key("features"), LABEL_CODES),
+        "preprocessor": {
+            "path": str(artifact_path),
+            "sha256": file_sha256(artifact_path),
+            "versions": artifact["versions"],
+        },
+        "config": spec.model_dump(mode="json"),
+        "versions": {p: version(p) for p in ("dagster", "pandas", "scikit-learn", "pyarrow")},
+    }
+
+
+def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    target = plan.spec.target
+
+    @dg.asset(
+        key=plan.key("export"),
+        group_name=plan.name,
+        kinds={"parquet"},
+        ins=plan.ins(*SPLITS),
+        deps=[plan.key("preprocessor")],
+        description="Parquet (zstd) per split, untouched and model-ready (preprocessed), plus "
+        "manifest.json with row counts, schema, sha256 and lineage, swapped in as one version.",
+    )
+    def export(
+        context: dg.AssetExecutionContext,
+        exports: ExportStore,
+        train: pd.DataFrame,
+        val: pd.DataFrame,
+        test: pd.DataFrame,
+    ) -> dg.MaterializeResult:
+        inputs = {"train": train, "val": val, "test": test}
+        names = plan.features_of(train)
+        out_dir = exports.dataset_dir(plan.name)
+        artifact_path = plan.artifact_path(exports)
+        artifact = load_artifact(artifact_path)
+        frames = {n: partial(export_frame, f, names, target) for n, f in inputs.items()}
+        ready = {n: partial(model_ready, artifact, f, target) for n, f in inputs.items()}
+        record = lineage(plan, context, artifact_path, artifact, names, inputs)
+        manifest = write_exports(frames, out_dir, exports.root, record, model_ready=ready)
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(out_dir)),
+                "rows": dg.MetadataValue.json({n: e["rows"] for n, e in manifest["splits"].items()}),
+                "manifest": dg.MetadataValue.json(manifest),
+            },
+        )
+
+    checks = export_checks(plan)
+
+    @check_group(plan, "export", checks)
+    def export_step(context: dg.AssetCheckExecutionContext, exports: ExportStore):
+        yield from run_checks(context, plan, "export", checks, ExportInputs(context, exports))
+
+    return [export], [export_step]

@@ -1,0 +1,127 @@
+"""features: raw rows validated into typed features and an integer target, cleaned per the
+catalog's policies, and the checks that gate them: the declared contract, the data quality
+score, class balance, drift and learned bounds against the previous materialization."""
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from ml_data_platform.core.contract import features_contract, quality_contract
+from ml_data_platform.core.drift import check_drift, check_learned_bounds
+from ml_data_platform.core.quality import Outcome, check_class_balance, check_contract, check_quality_score
+from ml_data_platform.core.validation import validate_features
+from ml_data_platform.dataset.checking import Check, check_group, previous_metadata, run_checks
+from ml_data_platform.dataset.metadata import class_counts, label_metadata, quality_metadata, versioned_output
+from ml_data_platform.dataset.plan import CLASS_COUNTS, PROFILE, DatasetPlan
+
+
+@dataclass(frozen=True)
+class FeaturesInputs:
+    context: dg.AssetCheckExecutionContext
+    features: pd.DataFrame
+    key: dg.AssetKey
+
+    @cached_property
+    def previous(self) -> dict[str, Any]:
+        """The previous materialization's metadata: one instance query for the whole step."""
+        return previous_metadata(self.context, self.key)
+
+
+def _class_balance(plan: DatasetPlan, inputs: FeaturesInputs) -> Outcome:
+    """Against the declared shares, else the previous materialization's recorded counts."""
+    spec = plan.spec
+    expected, previous = spec.expected_class_shares(), None
+    if expected is None:
+        counts = inputs.previous.get(CLASS_COUNTS)
+        if counts:
+            total = sum(counts.values())
+            previous = {int(label): count / total for label, count in counts.items()}
+    q = spec.quality
+    return check_class_balance(
+        inputs.features, spec.target, expected, q.class_balance_tolerance, spec.split.as_dict(), previous
+    )
+
+
+def features_checks(plan: DatasetPlan) -> list[Check]:
+    q = plan.spec.quality
+
+    def names(i: FeaturesInputs) -> list[str]:
+        return plan.features_of(i.features)
+
+    def previous_profile(i: FeaturesInputs) -> dict | None:
+        return i.previous.get(PROFILE)
+
+    return [
+        Check(
+            "features_schema",
+            "Exact columns in order, float64 finite features (categorical: text, no nulls), int64 "
+            "target in the declared classes, unique sample_index, declared feature bounds.",
+            lambda i: check_contract(i.features, features_contract(plan.rules, names(i))),
+        ),
+        Check(
+            "features_quality_score",
+            "Data quality score of the validated features.",
+            lambda i: check_quality_score(
+                i.features, quality_contract(plan.rules, names(i)), q.dqs_threshold
+            ),
+        ),
+        Check(
+            "features_class_balance",
+            "Class shares vs the declared weights, else the previous materialization's (WARN); a "
+            "class too small to stratify (ERROR).",
+            lambda i: _class_balance(plan, i),
+        ),
+        Check(
+            "features_drift",
+            "Per-feature PSI against the previous materialization's stored profile (WARN).",
+            lambda i: check_drift(i.features, names(i), previous_profile(i), q.drift_psi_threshold),
+            blocking=False,
+        ),
+        Check(
+            "features_learned_bounds",
+            "Values within the previous materialization's range widened by a margin (WARN).",
+            lambda i: check_learned_bounds(
+                i.features, names(i), previous_profile(i), q.learned_bounds_margin
+            ),
+            blocking=False,
+        ),
+    ]
+
+
+def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    spec = plan.spec
+
+    @dg.asset(
+        key=plan.key("features"),
+        group_name=plan.name,
+        kinds={"pandas"},
+        ins=plan.ins("raw"),
+        description="Validated features: float64 (categorical: text) features in a stable order, "
+        f"int64 target, duplicates {spec.on_duplicates.value}, non-finite rows "
+        f"{spec.on_non_finite.value}.",
+    )
+    def features(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> dg.Output:
+        table, report = validate_features(plan.rules, raw)
+        names = plan.rules.features_in(list(raw.columns))
+        return versioned_output(
+            table,
+            metadata={
+                **{k: dg.MetadataValue.int(v) for k, v in report.as_dict().items()},
+                **quality_metadata(plan.rules, table, names, "features"),
+                **label_metadata(report.label_codes),
+                **class_counts(table[spec.target]),
+            },
+        )
+
+    checks = features_checks(plan)
+
+    @check_group(plan, "features", checks, ins=plan.ins("features"))
+    def features_step(context: dg.AssetCheckExecutionContext, features: pd.DataFrame):
+        yield from run_checks(
+            context, plan, "features", checks, FeaturesInputs(context, features, plan.key("features"))
+        )
+
+    return [features], [features_step]

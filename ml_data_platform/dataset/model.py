@@ -1,0 +1,126 @@
+"""preprocessor and baseline_model: the train-only fit that serving applies, and a baseline
+that asks whether the features carry signal and whether the test split looks leaked."""
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import dagster as dg
+import pandas as pd
+
+from ml_data_platform.catalog import SPLITS
+from ml_data_platform.core.baseline import check_leakage, check_signal, fit_and_score
+from ml_data_platform.core.preprocessing import describe, fit_preprocessor, transform
+from ml_data_platform.dataset.checking import Check, check_group, latest_metadata, run_checks
+from ml_data_platform.dataset.plan import SCORES, DatasetPlan
+from ml_data_platform.resources import ExportStore
+from ml_data_platform.storage.artifacts import ARTIFACT, load_artifact, save_artifact
+from ml_data_platform.storage.exports import file_sha256
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    context: dg.AssetCheckExecutionContext
+    key: dg.AssetKey
+
+    @cached_property
+    def scores(self) -> dict:
+        """The latest baseline scores: one instance query for both checks."""
+        scores = latest_metadata(self.context, self.key, SCORES)
+        if scores is None:
+            raise LookupError(f"{self.key.to_user_string()} was never materialized: no scores")
+        return scores
+
+
+def model_checks(plan: DatasetPlan) -> list[Check]:
+    return [
+        Check(
+            "baseline_beats_majority_class",
+            "The baseline model beats always predicting the majority class on val (WARN: no signal).",
+            lambda i: check_signal(i.scores, plan.spec.quality.baseline_margin),
+            blocking=False,
+        ),
+        Check(
+            "test_not_suspiciously_perfect",
+            "Test accuracy is not perfect while train is not (ERROR: likely leakage).",
+            lambda i: check_leakage(i.scores),
+        ),
+    ]
+
+
+def _preprocessor(plan: DatasetPlan) -> dg.AssetsDefinition:
+    spec = plan.spec
+
+    @dg.asset(
+        key=plan.key("preprocessor"),
+        group_name=plan.name,
+        kinds={"sklearn"},
+        ins=plan.ins("train"),
+        description="Median imputation and standard scaling of numeric features, one-hot "
+        "encoding of categorical ones, fitted on the train split only, "
+        f"saved with joblib to <data_dir>/artifacts/{plan.name}/{ARTIFACT} for serving.",
+    )
+    def preprocessor(
+        context: dg.AssetExecutionContext, exports: ExportStore, train: pd.DataFrame
+    ) -> dg.MaterializeResult:
+        names = plan.features_of(train)
+        path = plan.artifact_path(exports)
+        fitted = fit_preprocessor(train, names, spec.categorical_columns, spec.preprocessing.max_categories)
+        artifact = save_artifact(fitted, path)
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(path)),
+                "sha256": dg.MetadataValue.text(file_sha256(path)),
+                "feature_names": dg.MetadataValue.json(names),
+                "output_names": dg.MetadataValue.json(artifact["output_names"]),
+                "versions": dg.MetadataValue.json(artifact["versions"]),
+                "fitted": dg.MetadataValue.json(describe(artifact)),
+            }
+        )
+
+    return preprocessor
+
+
+def _baseline(plan: DatasetPlan) -> dg.AssetsDefinition:
+    target = plan.spec.target
+
+    @dg.asset(
+        key=plan.key("baseline_model"),
+        group_name=plan.name,
+        kinds={"sklearn"},
+        ins=plan.ins(*SPLITS),
+        deps=[plan.key("preprocessor")],
+        description="Logistic regression on the preprocessed train split, scored on every split: "
+        "is there signal, and does the test split look leaked?",
+    )
+    def baseline_model(
+        context: dg.AssetExecutionContext,
+        exports: ExportStore,
+        train: pd.DataFrame,
+        val: pd.DataFrame,
+        test: pd.DataFrame,
+    ) -> dg.MaterializeResult:
+        artifact = load_artifact(plan.artifact_path(exports))
+        parts = {"train": train, "val": val, "test": test}
+        matrices = {n: (transform(artifact, f), f[target].to_numpy()) for n, f in parts.items()}
+        _, scores = fit_and_score(matrices, plan.spec.seed)
+        metadata = {  # rounded for reading and plotting; the JSON below keeps full precision
+            f"{split}_{metric}": dg.MetadataValue.float(round(value, 4))
+            for split, values in scores.items()
+            for metric, value in values.items()
+            if metric not in ("majority_accuracy", "rows")
+        }
+        return dg.MaterializeResult(metadata={**metadata, SCORES: dg.MetadataValue.json(scores)})
+
+    return baseline_model
+
+
+def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    checks = model_checks(plan)
+
+    @check_group(plan, "baseline_model", checks)
+    def baseline_step(context: dg.AssetCheckExecutionContext):
+        yield from run_checks(
+            context, plan, "baseline_model", checks, ModelInputs(context, plan.key("baseline_model"))
+        )
+
+    return [_preprocessor(plan), _baseline(plan)], [baseline_step]

@@ -1,0 +1,77 @@
+"""DatasetPlan: every fact about one dataset's graph that more than one stage needs, in one
+place: asset keys, op names, which columns are features, where the artifact lives, the
+metadata keys stages pass to each other, and which op reads an in-run table copy last."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import dagster as dg
+
+from ml_data_platform.catalog import RESERVED_COLUMNS, SPLITS, DatasetSpec
+from ml_data_platform.core.rules import TableRules
+from ml_data_platform.resources import ExportStore
+from ml_data_platform.storage.artifacts import ARTIFACT
+
+STAGES: tuple[str, ...] = ("raw", "features", *SPLITS, "preprocessor", "baseline_model", "export")
+TABLE_STAGES: tuple[str, ...] = ("raw", "features", *SPLITS)  # stored by the table IO manager
+
+# Metadata one stage records and a later stage or check reads.
+PROFILE = "profile_json"  # per-feature profile: drift and learned bounds compare with it
+LABEL_CODES = "label_codes"  # text label -> code, recorded by features, exported in the manifest
+CLASS_COUNTS = "class_counts"  # rows per class code: the next class-balance check's reference
+SCORES = "scores"  # the baseline's scores per split, read by its checks
+COLUMN_SCHEMA = "dagster/column_schema"  # recorded by the IO managers on every write
+
+
+def check_op_name(dataset: str, stage: str) -> str:
+    """The op (step) that runs every check of `<dataset>/<stage>`."""
+    return f"{dataset}__{stage}_checks"
+
+
+@dataclass(frozen=True)
+class DatasetPlan:
+    spec: DatasetSpec
+
+    @cached_property
+    def rules(self) -> TableRules:
+        """What the core's validation and contracts need, derived from the spec once."""
+        return self.spec.rules()
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def key(self, stage: str) -> dg.AssetKey:
+        return dg.AssetKey([self.name, stage])
+
+    def table(self, stage: str) -> str:
+        """The stored table's name (the IO managers name tables after asset keys)."""
+        return "__".join(self.key(stage).path)
+
+    def op_name(self, stage: str) -> str:
+        """The op Dagster names after an asset's key (`<dataset>__<stage>`)."""
+        return "__".join(self.key(stage).path)
+
+    def check_op(self, stage: str) -> str:
+        return check_op_name(self.name, stage)
+
+    def features_of(self, columns: Iterable[str]) -> list[str]:
+        """The feature columns among a stored table's columns (a frame iterates over its names)."""
+        return [c for c in columns if c != self.spec.target and c not in RESERVED_COLUMNS]
+
+    def ins(self, *stages: str) -> dict[str, dg.AssetIn]:
+        """Inputs named after stages (`train=...`), for assets and check steps that read them."""
+        return {stage: dg.AssetIn(key=self.key(stage)) for stage in stages}
+
+    def artifact_path(self, exports: ExportStore) -> Path:
+        return exports.artifact_path(self.name, ARTIFACT)
+
+    def last_readers(self) -> dict[str, str]:
+        """Table -> the op that reads its in-run copy last: raw's checks gate features, so the
+        features asset reads raw last; the split checks gate train, so they read features
+        after every other reader."""
+        return {self.table("raw"): self.op_name("features"), self.table("features"): self.check_op("train")}

@@ -1,0 +1,115 @@
+"""raw: the source's rows as they came, stamped with sample_index and ingested_at, and the
+checks that gate them: declared shape, completeness, data quality score, row-count bounds."""
+
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+import pandas as pd
+
+from ml_data_platform.catalog import SyntheticSource
+from ml_data_platform.core.contract import quality_contract, raw_contract
+from ml_data_platform.core.quality import (
+    Outcome,
+    check_completeness,
+    check_contract,
+    check_quality_score,
+    check_raw,
+)
+from ml_data_platform.dataset.checking import Check, check_group, run_checks
+from ml_data_platform.dataset.metadata import quality_metadata, versioned_output
+from ml_data_platform.dataset.plan import DatasetPlan
+from ml_data_platform.sources.readers import read_source, stamp_raw
+
+
+@dataclass(frozen=True)
+class RawInputs:
+    raw: pd.DataFrame
+
+
+def _schema(plan: DatasetPlan, raw: pd.DataFrame) -> Outcome:
+    spec = plan.spec
+    contract = check_contract(raw, raw_contract(plan.rules, plan.rules.features_in(list(raw.columns))))
+    expected = spec.source.n_samples if isinstance(spec.source, SyntheticSource) else None
+    shape = check_raw(
+        raw,
+        [*(spec.feature_columns or []), spec.target],
+        expected,
+        spec.min_rows,
+        positional_index=spec.identity_column() is None,
+    )
+    return Outcome(
+        passed=contract.passed and shape.passed,
+        summary=shape.summary if not shape.passed else contract.summary,
+        observed={**shape.observed, **contract.observed},
+        threshold={**shape.threshold, **contract.threshold},
+        metric=shape.metric,
+        value=shape.value,
+        limit=shape.limit,
+    )
+
+
+def raw_checks(plan: DatasetPlan) -> list[Check]:
+    spec, q = plan.spec, plan.spec.quality
+
+    def names(raw: pd.DataFrame) -> list[str]:
+        return plan.rules.features_in(list(raw.columns))
+
+    return [
+        Check(
+            "raw_schema_and_row_count",
+            "Declared columns present, numeric unless categorical, sample_index unique, expected row count.",
+            lambda i: _schema(plan, i.raw),
+        ),
+        Check(
+            "raw_completeness",
+            "Share of null/non-finite values per column within the limit.",
+            lambda i: check_completeness(i.raw, [*names(i.raw), spec.target], q.max_null_fraction),
+        ),
+        Check(
+            "raw_quality_score",
+            "Data quality score of the raw rows (valid rows / rows × 100).",
+            lambda i: check_quality_score(
+                i.raw, quality_contract(plan.rules, names(i.raw), stage="raw"), q.dqs_threshold
+            ),
+        ),
+    ]
+
+
+def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
+    spec = plan.spec
+
+    @dg.asset(
+        key=plan.key("raw"),
+        group_name=plan.name,
+        kinds={"pandas"},
+        description=f"{spec.description} Rows as they came from the {spec.source.type} source, "
+        "plus sample_index and ingested_at; never edited afterwards.".strip(),
+    )
+    def raw(context: dg.AssetExecutionContext) -> dg.Output:
+        frame = stamp_raw(read_source(spec), datetime.now(UTC), spec.identity_column(), plan.name)
+        return versioned_output(
+            frame,
+            metadata={
+                "source": dg.MetadataValue.json(spec.source.model_dump(mode="json")),
+                **quality_metadata(plan.rules, frame, plan.rules.features_in(list(frame.columns)), "raw"),
+            },
+        )
+
+    checks = raw_checks(plan)
+
+    @check_group(plan, "raw", checks, ins=plan.ins("raw"))
+    def raw_step(context: dg.AssetCheckExecutionContext, raw: pd.DataFrame):
+        yield from run_checks(context, plan, "raw", checks, RawInputs(raw))
+
+    with warnings.catch_warnings():  # Dagster marks this builder beta; we use it as documented
+        warnings.filterwarnings("ignore", message=".*build_metadata_bounds_checks.*")
+        bounds = dg.build_metadata_bounds_checks(
+            assets=[plan.key("raw")],
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata_key="dagster/row_count",
+            min_value=spec.min_rows,
+            max_value=spec.quality.max_rows,
+        )
+    return [raw], [raw_step, *bounds]
