@@ -13,7 +13,8 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from ml_data_platform.io_managers import DuckDBTableIOManager, SQLiteTableIOManager
+from ml_data_platform.storage.duckdb import DuckDBTableIOManager
+from ml_data_platform.storage.sqlite import SQLiteTableIOManager
 
 
 def frame(rows: int) -> pd.DataFrame:

@@ -56,7 +56,7 @@ def validate(frame: pd.DataFrame) -> pd.DataFrame:
 def validate_fast(frame: pd.DataFrame) -> pd.DataFrame:
     """The floor's way: the same result with our hashed duplicate search (pure numpy), so
     the floor is not slowed by drop_duplicates and ours/floor measures only the platform."""
-    from ml_data_platform.lib.validation import duplicated_rows
+    from ml_data_platform.core.validation import duplicated_rows
 
     names = [f"feature_{i}" for i in range(FEATURES)]
     values = frame[names].to_numpy()
