@@ -15,6 +15,12 @@ class ExportStore(dg.ConfigurableResource):
     """Where exports and fitted artifacts go: `<data_dir>/exports/<dataset>/`, `.../artifacts/`."""
 
     data_dir: str = Field(description="Root of all platform data; exports never leave it.")
+    quarantine_days: float = Field(
+        14.0,
+        ge=0,
+        description="How long a rejected (quarantined) export version is kept before a later "
+        "export prunes it.",
+    )
 
     @property
     def root(self) -> Path:

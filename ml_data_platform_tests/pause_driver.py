@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 
 from ml_data_platform.definitions import ALL_DATASETS_JOB, build_definitions
-from ml_data_platform.storage import exports as export
+from ml_data_platform.storage import export_versions as export
 from ml_data_platform.storage.duckdb import DuckDBTableIOManager
 from ml_data_platform.storage.sqlite import SQLiteTableIOManager
 
@@ -36,7 +36,7 @@ def pause_inside_table_writes(table: str, marker: Path) -> None:
 
         def replace(self, connection, table_name, *args, _original=original):
             _original(self, connection, table_name, *args)
-            if table_name == table:
+            if table_name == table or table_name.startswith(f"staging__{table}__"):
                 pause(marker)
 
         manager._replace = replace

@@ -6,7 +6,7 @@ fills from explicit Dagster inputs; adding a check is one entry in that list.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,9 @@ def check_specs(plan: DatasetPlan, stage: str, checks: Sequence[Check]) -> list[
     ]
 
 
-def to_result(key: dg.AssetCheckKey, outcome: Outcome) -> dg.AssetCheckResult:
+def to_result(
+    key: dg.AssetCheckKey, outcome: Outcome, verdict: dict[str, Any] | None = None
+) -> dg.AssetCheckResult:
     """The check's result; its main observed number and threshold are also plain float
     metadata (e.g. `max_psi` and `max_psi_threshold`), so the UI plots them per run."""
     severity = dg.AssetCheckSeverity.WARN if outcome.severity == WARN else dg.AssetCheckSeverity.ERROR
@@ -57,6 +59,7 @@ def to_result(key: dg.AssetCheckKey, outcome: Outcome) -> dg.AssetCheckResult:
             "observed": dg.MetadataValue.json(outcome.observed),
             "threshold": dg.MetadataValue.json(outcome.threshold),
             **numbers,
+            **(verdict or {}),
         },
     )
 
@@ -67,9 +70,12 @@ def run_checks(
     stage: str,
     checks: Sequence[Check],
     inputs: Any,
+    settle: Callable[[Mapping[str, str]], dict[str, Any]] | None = None,
 ) -> Iterator[dg.AssetCheckResult]:
     """Every selected check of the stage; one that raises is a failed ERROR with the reason,
-    and its siblings still report."""
+    and its siblings still report. `settle` gets the failed blocking checks (name -> why) and
+    publishes or quarantines what this run staged; its verdict goes on every result."""
+    outcomes = []
     for check in checks:
         key = dg.AssetCheckKey(plan.key(stage), check.name)
         if key not in context.selected_asset_check_keys:
@@ -79,29 +85,33 @@ def run_checks(
         except Exception as error:
             context.log.exception(f"check {check.name} raised")
             outcome = Outcome(False, f"the check raised {type(error).__name__}: {error}")
-        yield to_result(key, outcome)
+        outcomes.append((key, check, outcome))
+    rejected = {
+        k.name: o.summary for k, c, o in outcomes if c.blocking and not o.passed and o.severity != WARN
+    }
+    verdict = settle(rejected) if settle else {}
+    for key, _, outcome in outcomes:
+        yield to_result(key, outcome, verdict)
 
 
 def check_group(
-    plan: DatasetPlan, stage: str, checks: Sequence[Check], ins: dict[str, dg.AssetIn] | None = None
+    plan: DatasetPlan,
+    stage: str,
+    checks: Sequence[Check],
+    ins: dict[str, dg.AssetIn] | None = None,
+    publishes: bool = False,
 ) -> Callable:
-    """The decorator of a stage's one check step (`<dataset>__<stage>_checks`)."""
+    """The decorator of a stage's one check step (`<dataset>__<stage>_checks`); a step that
+    `publishes` tables gets the table IO manager, which holds the versions it audits."""
     return dg.multi_asset_check(
         specs=check_specs(plan, stage, checks),
         name=plan.check_op(stage),
-        description=f"The checks of {plan.key(stage).to_user_string()}, run in one step.",
+        description=f"The checks of {plan.key(stage).to_user_string()}, run in one step"
+        + ("; it publishes the version it audited, or quarantines it." if publishes else "."),
         can_subset=True,
         ins=ins or {},
+        required_resource_keys={"io_manager"} if publishes else None,
     )
-
-
-def previous_metadata(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> dict[str, Any]:
-    """Every metadata value of the materialization before the one being checked (empty when
-    there is none), fetched once for all the checks of a step that compare with it."""
-    records = context.instance.fetch_materializations(key, limit=2).records
-    if len(records) < 2:
-        return {}
-    return {name: entry.value for name, entry in records[1].asset_materialization.metadata.items()}
 
 
 def latest_metadata(

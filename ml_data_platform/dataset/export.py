@@ -1,7 +1,9 @@
-"""export: Parquet per split (untouched and model-ready) and a manifest, swapped in as one
-version, and the check that every file still matches its manifest."""
+"""export: Parquet per split (untouched and model-ready) and a manifest, staged as one
+version folder; the check that every file matches its manifest, which publishes the folder
+(one symlink swap) or quarantines it."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
@@ -12,36 +14,45 @@ import pandas as pd
 from ml_data_platform.catalog import SPLITS
 from ml_data_platform.core.preprocessing import model_ready
 from ml_data_platform.core.quality import Outcome
-from ml_data_platform.dataset.checking import Check, check_group, latest_metadata, run_checks
+from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import content_version
 from ml_data_platform.dataset.plan import COLUMN_SCHEMA, LABEL_CODES, DatasetPlan
+from ml_data_platform.dataset.publishing import (
+    AUDIT_RUN_TAG,
+    PUBLISH_STATUS,
+    announce,
+    published_metadata,
+    rejection,
+)
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.storage.artifacts import load_artifact
-from ml_data_platform.storage.exports import (
-    export_frame,
-    export_schema,
-    file_sha256,
-    verify_exports,
-    write_exports,
+from ml_data_platform.storage.export_versions import (
+    prune_quarantined_exports,
+    publish_export,
+    quarantine_export,
+    quarantine_folder,
+    stage_exports,
+    staged_export,
 )
+from ml_data_platform.storage.exports import export_frame, export_schema, file_sha256, verify_exports
 
 
 @dataclass(frozen=True)
 class ExportInputs:
     context: dg.AssetCheckExecutionContext
-    exports: ExportStore
+    folder: Path  # this run's staged version, else the published one
 
 
 def _integrity(plan: DatasetPlan, inputs: ExportInputs) -> Outcome:
     # The feature table's columns come from its recorded column schema: loading a million
     # rows to learn their names would cost more than the check itself.
-    schema = latest_metadata(inputs.context, plan.key("features"), COLUMN_SCHEMA)
+    schema = published_metadata(inputs.context, plan.key("features"), COLUMN_SCHEMA)
     if schema is None:
         return Outcome(False, f"{plan.key('features').to_user_string()} has no recorded column schema")
     columns = {c.name: c.type for c in schema.columns}
     names = plan.features_of(columns)
     text = [c for c in names if columns[c] == "string"]
-    return verify_exports(inputs.exports.dataset_dir(plan.name), export_schema(names, plan.spec.target, text))
+    return verify_exports(inputs.folder, export_schema(names, plan.spec.target, text))
 
 
 def export_checks(plan: DatasetPlan) -> list[Check]:
@@ -75,7 +86,7 @@ def lineage(
         "upstream_data_versions": {
             plan.key(n).to_user_string(): content_version(f).value for n, f in inputs.items()
         },
-        "label_codes": latest_metadata(context, plan.key("features"), LABEL_CODES),
+        "label_codes": published_metadata(context, plan.key("features"), LABEL_CODES),
         "preprocessor": {
             "path": str(artifact_path),
             "sha256": file_sha256(artifact_path),
@@ -113,10 +124,14 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         frames = {n: partial(export_frame, f, names, target) for n, f in inputs.items()}
         ready = {n: partial(model_ready, artifact, f, target) for n, f in inputs.items()}
         record = lineage(plan, context, artifact_path, artifact, names, inputs)
-        manifest = write_exports(frames, out_dir, exports.root, record, model_ready=ready)
+        manifest, staged = stage_exports(
+            frames, out_dir, exports.root, record, context.run.run_id, model_ready=ready
+        )
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(out_dir)),
+                "staged_as": dg.MetadataValue.path(str(staged)),
+                PUBLISH_STATUS: dg.MetadataValue.text("awaiting audit: published if its checks pass"),
                 "rows": dg.MetadataValue.json({n: e["rows"] for n, e in manifest["splits"].items()}),
                 "manifest": dg.MetadataValue.json(manifest),
             },
@@ -126,6 +141,21 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     @check_group(plan, "export", checks)
     def export_step(context: dg.AssetCheckExecutionContext, exports: ExportStore):
-        yield from run_checks(context, plan, "export", checks, ExportInputs(context, exports))
+        out_dir = exports.dataset_dir(plan.name)
+        staged = staged_export(out_dir, context.run.run_id)
+        audit = context.run.tags.get(AUDIT_RUN_TAG)  # auditing a quarantined version
+        inputs = ExportInputs(context, staged or (quarantine_folder(out_dir, audit) if audit else out_dir))
+
+        def settle(rejected):
+            if staged is None:  # checks only: nothing of this run's to publish
+                return {}
+            prune_quarantined_exports(out_dir.parent, timedelta(days=exports.quarantine_days))
+            if rejected:
+                folder = quarantine_export(out_dir, staged, rejection(plan, rejected))
+                return announce(context, plan, ["export"], [folder.name], rejected)
+            publish_export(out_dir, staged)
+            return announce(context, plan, ["export"], None, rejected)
+
+        yield from run_checks(context, plan, "export", checks, inputs, settle=settle)
 
     return [export], [export_step]

@@ -13,9 +13,10 @@ from ml_data_platform.core.contract import features_contract, quality_contract
 from ml_data_platform.core.drift import check_drift, check_learned_bounds
 from ml_data_platform.core.quality import Outcome, check_class_balance, check_contract, check_quality_score
 from ml_data_platform.core.validation import validate_features
-from ml_data_platform.dataset.checking import Check, check_group, previous_metadata, run_checks
+from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import class_counts, label_metadata, quality_metadata, versioned_output
-from ml_data_platform.dataset.plan import CLASS_COUNTS, PROFILE, DatasetPlan
+from ml_data_platform.dataset.plan import AUDITED, CLASS_COUNTS, PROFILE, DatasetPlan
+from ml_data_platform.dataset.publishing import reference_metadata, settle_tables
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,9 @@ class FeaturesInputs:
 
     @cached_property
     def previous(self) -> dict[str, Any]:
-        """The previous materialization's metadata: one instance query for the whole step."""
-        return previous_metadata(self.context, self.key)
+        """The published version's metadata (the one the audited version would replace): one
+        lookup for the whole step."""
+        return reference_metadata(self.context, self.key)
 
 
 def _class_balance(plan: DatasetPlan, inputs: FeaturesInputs) -> Outcome:
@@ -96,6 +98,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     @dg.asset(
         key=plan.key("features"),
+        metadata=AUDITED,
         group_name=plan.name,
         kinds={"pandas"},
         ins=plan.ins("raw"),
@@ -118,10 +121,15 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     checks = features_checks(plan)
 
-    @check_group(plan, "features", checks, ins=plan.ins("features"))
+    @check_group(plan, "features", checks, ins=plan.ins("features"), publishes=True)
     def features_step(context: dg.AssetCheckExecutionContext, features: pd.DataFrame):
         yield from run_checks(
-            context, plan, "features", checks, FeaturesInputs(context, features, plan.key("features"))
+            context,
+            plan,
+            "features",
+            checks,
+            FeaturesInputs(context, features, plan.key("features")),
+            settle=lambda rejected: settle_tables(context, plan, ("features",), rejected),
         )
 
     return [features], [features_step]

@@ -15,6 +15,7 @@ from ml_data_platform.catalog import RESERVED_COLUMNS, SPLITS, DatasetSpec
 from ml_data_platform.core.rules import TableRules
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.storage.artifacts import ARTIFACT
+from ml_data_platform.storage.versions import PUBLISH_AFTER_AUDIT
 
 STAGES: tuple[str, ...] = ("raw", "features", *SPLITS, "preprocessor", "baseline_model", "export")
 TABLE_STAGES: tuple[str, ...] = ("raw", "features", *SPLITS)  # stored by the table IO manager
@@ -25,6 +26,9 @@ LABEL_CODES = "label_codes"  # text label -> code, recorded by features, exporte
 CLASS_COUNTS = "class_counts"  # rows per class code: the next class-balance check's reference
 SCORES = "scores"  # the baseline's scores per split, read by its checks
 COLUMN_SCHEMA = "dagster/column_schema"  # recorded by the IO managers on every write
+# Definition metadata of the table assets: the IO manager stages them; their check step
+# publishes (or quarantines) what it audited.
+AUDITED = {PUBLISH_AFTER_AUDIT: True}
 
 
 def check_op_name(dataset: str, stage: str) -> str:

@@ -19,7 +19,8 @@ from ml_data_platform.core.quality import (
 )
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import quality_metadata, versioned_output
-from ml_data_platform.dataset.plan import DatasetPlan
+from ml_data_platform.dataset.plan import AUDITED, DatasetPlan
+from ml_data_platform.dataset.publishing import settle_tables
 from ml_data_platform.sources.readers import read_source, stamp_raw
 
 
@@ -82,6 +83,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     @dg.asset(
         key=plan.key("raw"),
+        metadata=AUDITED,
         group_name=plan.name,
         kinds={"pandas"},
         description=f"{spec.description} Rows as they came from the {spec.source.type} source, "
@@ -99,9 +101,16 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     checks = raw_checks(plan)
 
-    @check_group(plan, "raw", checks, ins=plan.ins("raw"))
+    @check_group(plan, "raw", checks, ins=plan.ins("raw"), publishes=True)
     def raw_step(context: dg.AssetCheckExecutionContext, raw: pd.DataFrame):
-        yield from run_checks(context, plan, "raw", checks, RawInputs(raw))
+        yield from run_checks(
+            context,
+            plan,
+            "raw",
+            checks,
+            RawInputs(raw),
+            settle=lambda rejected: settle_tables(context, plan, ("raw",), rejected),
+        )
 
     with warnings.catch_warnings():  # Dagster marks this builder beta; we use it as documented
         warnings.filterwarnings("ignore", message=".*build_metadata_bounds_checks.*")

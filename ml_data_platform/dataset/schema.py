@@ -1,19 +1,20 @@
-"""column_schema_change on every stored table of a dataset: the last two recorded column
-schemas compared and summarized (Dagster's own builder lists every column, unreadable for
-wide tables). One step for all tables: the check reads metadata only."""
+"""column_schema_change on every stored table of a dataset: the audited version's recorded
+column schema against the published one's, summarized (Dagster's own builder lists every
+column, unreadable for wide tables). One step for all tables: the check reads metadata only."""
 
 import dagster as dg
 
 from ml_data_platform.core.quality import Outcome, check_schema_change
 from ml_data_platform.dataset.checking import to_result
 from ml_data_platform.dataset.plan import COLUMN_SCHEMA, TABLE_STAGES, DatasetPlan
+from ml_data_platform.dataset.publishing import audited_metadata, reference_metadata
 
 SCHEMA_CHANGE = "column_schema_change"
 
 
-def column_schema(record: dg.EventLogRecord) -> dict[str, str] | None:
-    entry = record.asset_materialization.metadata.get(COLUMN_SCHEMA)
-    return {c.name: c.type for c in entry.value.columns} if entry is not None else None
+def column_schema(metadata: dict) -> dict[str, str] | None:
+    entry = metadata.get(COLUMN_SCHEMA)
+    return {c.name: c.type for c in entry.columns} if entry is not None else None
 
 
 def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
@@ -32,12 +33,12 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         for spec in specs:
             if spec.key not in context.selected_asset_check_keys:
                 continue
-            records = context.instance.fetch_materializations(spec.asset_key, limit=2).records
-            if not records:
+            audited = audited_metadata(context, spec.asset_key)
+            if audited is None:
                 outcome = Outcome(False, f"{spec.asset_key.to_user_string()} was never materialized")
             else:
-                previous = column_schema(records[1]) if len(records) > 1 else None
-                outcome = check_schema_change(previous, column_schema(records[0]) or {})
+                previous = column_schema(reference_metadata(context, spec.asset_key))
+                outcome = check_schema_change(previous, column_schema(audited) or {})
             yield to_result(spec.key, outcome)
 
     return [], [schema_step]

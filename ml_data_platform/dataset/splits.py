@@ -12,7 +12,8 @@ from ml_data_platform.core.quality import check_splits
 from ml_data_platform.core.splitting import stratified_split
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import class_counts, versioned_output
-from ml_data_platform.dataset.plan import DatasetPlan
+from ml_data_platform.dataset.plan import AUDITED, DatasetPlan
+from ml_data_platform.dataset.publishing import settle_tables
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         outs={
             name: dg.AssetOut(
                 key=plan.key(name),
+                metadata=AUDITED,
                 group_name=plan.name,
                 kinds={"pandas"},
                 description=f"The {name} split: stratified by {spec.target}, "
@@ -75,7 +77,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     checks = split_checks(plan)
 
-    @check_group(plan, "train", checks, ins=plan.ins(*SPLITS, "features"))
+    @check_group(plan, "train", checks, ins=plan.ins(*SPLITS, "features"), publishes=True)
     def split_step(
         context: dg.AssetCheckExecutionContext,
         train: pd.DataFrame,
@@ -83,6 +85,13 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         test: pd.DataFrame,
         features: pd.DataFrame,
     ):
-        yield from run_checks(context, plan, "train", checks, SplitInputs(train, val, test, features))
+        yield from run_checks(
+            context,
+            plan,
+            "train",
+            checks,
+            SplitInputs(train, val, test, features),
+            settle=lambda rejected: settle_tables(context, plan, SPLITS, rejected),
+        )
 
     return [splits], [split_step]

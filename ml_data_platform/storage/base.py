@@ -1,17 +1,22 @@
-"""Shared behaviour of the table IO managers: names from asset keys, metadata on every write."""
+"""Shared behaviour of the table IO managers: names from asset keys, metadata on every write,
+and write-audit-publish (every write is staged; a check step publishes or quarantines it)."""
 
 from __future__ import annotations
 
 import re
-import threading
 from abc import abstractmethod
-from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
+from ml_data_platform.storage import versions as v
 from ml_data_platform.storage.columns import logical_type
+from ml_data_platform.storage.recent import RecentWrites
 
 _SAFE_PART = re.compile(r"^[a-z][a-z0-9_]*$")
 PREVIEW_ROWS = 5
@@ -77,46 +82,6 @@ def _compile_schema_records() -> None:
 _compile_schema_records()
 
 
-class RecentWrites:
-    """Frames a run wrote, so the run's own readers skip the database.
-
-    A hit needs the same database, table and run id: a later run (e.g. checks only) or a
-    write by another process is always read from storage. Frames are handed out as they
-    were written, so readers must not mutate them (the platform's code never does).
-    """
-
-    def __init__(self) -> None:
-        self._frames: OrderedDict[tuple[str, str], tuple[str, pd.DataFrame, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def put(self, database: str, table: str, run_id: str, frame: pd.DataFrame, limit: int) -> None:
-        size = int(frame.memory_usage(index=True, deep=False).sum())
-        with self._lock:
-            self._frames.pop((database, table), None)
-            if size > limit:
-                return
-            self._frames[(database, table)] = (run_id, frame, size)
-            while sum(entry[2] for entry in self._frames.values()) > limit:
-                self._frames.popitem(last=False)
-
-    def get(self, database: str, table: str, run_id: str) -> pd.DataFrame | None:
-        with self._lock:
-            entry = self._frames.get((database, table))
-            if entry is None or entry[0] != run_id:
-                return None
-            self._frames.move_to_end((database, table))
-            return entry[1]
-
-    def forget(self, database: str, table: str) -> None:
-        with self._lock:
-            self._frames.pop((database, table), None)
-
-    def forget_run(self, run_id: str) -> None:
-        with self._lock:
-            for key in [k for k, entry in self._frames.items() if entry[0] == run_id]:
-                del self._frames[key]
-
-
 class TableIOManager(dg.ConfigurableIOManager):
     """Stores each asset's DataFrame as one table; a new materialization replaces the old one."""
 
@@ -140,6 +105,24 @@ class TableIOManager(dg.ConfigurableIOManager):
         ge=0,
         description="Frames written in this run that later steps of the same run read from memory "
         "instead of the database (0 turns it off).",
+    )
+
+    quarantine_days: float = Field(
+        14.0,
+        ge=0,
+        description="How long a rejected (quarantined) table version is kept for inspection "
+        "before a later write prunes it.",
+    )
+    staging_ttl_hours: float = Field(
+        24.0,
+        gt=0,
+        description="A staged version whose writer is on another host (or whose pid was reused) "
+        "is cleaned up after this long; one whose process died on this host, at the next write.",
+    )
+    read_versions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Table -> a quarantined version to read in its place, to audit it before "
+        "releasing it (ml-data-platform check --quarantined); empty: the published tables.",
     )
 
     def refuse_shape(self, asset: str, table_name: str, frame: pd.DataFrame) -> None:
@@ -176,15 +159,34 @@ class TableIOManager(dg.ConfigurableIOManager):
         asset = context.asset_key.to_user_string()
         self.refuse_shape(asset, table_name, obj)
         self._recent.forget(self.database, table_name)
+        audited = bool((context.definition_metadata or {}).get(v.PUBLISH_AFTER_AUDIT))
+        written = self._write(asset, table_name, context.run_id, obj, staged=audited)
+        self._recent.put(self.database, table_name, context.run_id, obj, self.memory_cache_mb << 20)
+        status = "awaiting audit: published if its blocking checks pass" if audited else "published"
+        context.add_output_metadata(
+            {
+                **table_metadata(obj, table_name),
+                **({"staged_as": dg.MetadataValue.text(written)} if audited else {}),
+                "publish_status": dg.MetadataValue.text(status),
+            }
+        )
+
+    def _write(self, asset: str, table_name: str, run_id: str, frame: pd.DataFrame, staged: bool) -> str:
+        """Write the frame as this run's staged version (the published table stays untouched
+        until the check step publishes it), or straight over the table. Returns where."""
         try:
-            self.write_table(table_name, obj)
+            self.clean_up()
+            target = table_name
+            if staged:
+                target, statements = v.register_staged(table_name, run_id)
+                self.execute(statements)
+            self.write_table(target, frame)
         except self.engine_errors() as error:
             raise StorageError(
                 f"asset {asset}: writing table {table_name} to {self.database} failed, the previous "
                 f"table is kept: {engine_reason(error)}"
             ) from None
-        self._recent.put(self.database, table_name, context.run_id, obj, self.memory_cache_mb << 20)
-        context.add_output_metadata(table_metadata(obj, table_name))
+        return target
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """The run is over: its frames leave memory (a long-lived process keeps none)."""
@@ -199,11 +201,104 @@ class TableIOManager(dg.ConfigurableIOManager):
             if self.last_readers.get(table_name) == context.op_def.name:
                 self._recent.forget(self.database, table_name)
             return cached
+        name = self.read_versions.get(table_name) or self._visible(table_name, upstream)
         try:
-            return self.read_table(table_name)
+            return self.read_table(name)
         except TableNotFoundError:
-            raise TableNotFoundError(
-                f"table {table_name} is not in {self.database}: materialize "
-                f"{context.asset_key.to_user_string()} first (e.g. dagster asset materialize "
-                f"-m ml_data_platform.definitions --select '{context.asset_key.to_user_string()}')"
-            ) from None
+            raise TableNotFoundError(self._missing(context.asset_key, table_name)) from None
+
+    def _visible(self, table_name: str, upstream: dg.OutputContext | None) -> str:
+        """This run's staged version while it awaits audit (its check step reads it), else the
+        published table."""
+        staged = upstream is not None and self.staged(table_name, upstream.run_id)
+        return staged.name if staged else table_name
+
+    def _missing(self, key: dg.AssetKey, table_name: str) -> str:
+        rejected = [x.name for x in self.versions(table_name) if x.state == v.QUARANTINED]
+        why = (
+            f"its latest version was rejected and is kept as {rejected[-1]} (see ml-data-platform "
+            "quarantine list); fix the data and re-run, or release it on purpose"
+            if rejected
+            else f"materialize {key.to_user_string()} first (e.g. dagster asset materialize -m "
+            f"ml_data_platform.definitions --select '{key.to_user_string()}')"
+        )
+        return f"table {table_name} has no published version in {self.database}: {why}"
+
+    # --- versions: staged, published, quarantined --------------------------------------------
+
+    @abstractmethod
+    def execute(self, statements: Sequence[v.Statement]) -> None:
+        """Run the statements in one transaction (all or nothing)."""
+
+    @abstractmethod
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        """Rows of one read-only query."""
+
+    @abstractmethod
+    def has_table(self, name: str) -> bool: ...
+
+    @staticmethod
+    @abstractmethod
+    def quote(identifier: str) -> str: ...
+
+    def versions(self, base: str | None = None) -> list[v.Version]:
+        """Staged and quarantined versions (of `base`, or of every table), oldest first."""
+        if not Path(self.database).is_file() or not self.has_table(v.LOG):
+            return []
+        where, params = (" WHERE base = ?", (base,)) if base else ("", ())
+        rows = self.query(f"SELECT {v.COLUMNS} FROM {v.LOG}{where} ORDER BY created_at", params)
+        return [v.Version.from_row(row) for row in rows]
+
+    def version(self, name: str) -> v.Version:
+        for version in self.versions():
+            if version.name == name:
+                return version
+        raise v.VersionNotFoundError(
+            f"no staged or quarantined version named {name!r} in {self.database} "
+            "(ml-data-platform quarantine list shows them)"
+        )
+
+    def staged(self, table_name: str, run_id: str) -> v.Version | None:
+        name = v.staged_name(table_name, run_id)
+        return next((x for x in self.versions(table_name) if x.name == name), None)
+
+    def publish(self, tables: Sequence[str], run_id: str) -> list[str]:
+        """Publish this run's staged versions of `tables` together, in one transaction."""
+        staged = [x for t in tables if (x := self.staged(t, run_id))]
+        self.execute([s for x in staged for s in v.publish_statements(x, self.quote)])
+        return [x.base for x in staged]
+
+    def quarantine(self, tables: Sequence[str], run_id: str, details: dict[str, Any]) -> list[str]:
+        """Move this run's staged versions of `tables` into quarantine, with why."""
+        names, statements = [], []
+        for table in tables:
+            if staged := self.staged(table, run_id):
+                name, moves = v.quarantine_statements(staged, details, self.quote)
+                names.append(name)
+                statements += moves
+                self._recent.forget(self.database, table)
+        self.execute(statements)
+        return names
+
+    def release(self, name: str) -> v.Version:
+        """Publish a quarantined version on purpose (its rows replace the published table)."""
+        version = self.version(name)
+        self.execute(v.publish_statements(version, self.quote))
+        return version
+
+    def drop_version(self, name: str) -> v.Version:
+        version = self.version(name)
+        self.execute(v.drop_statements(version, self.quote))
+        return version
+
+    def clean_up(self) -> list[str]:
+        """Drop staged versions nobody will publish and quarantined ones past retention."""
+        expired = v.expired(
+            self.versions(),
+            v.now_utc(),
+            timedelta(hours=self.staging_ttl_hours),
+            timedelta(days=self.quarantine_days),
+        )
+        if expired:
+            self.execute([s for x in expired for s in v.drop_statements(x, self.quote)])
+        return [x.name for x in expired]

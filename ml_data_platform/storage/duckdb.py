@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -15,6 +16,7 @@ from pydantic import Field
 
 from ml_data_platform.storage.base import TableIOManager, TableNotFoundError
 from ml_data_platform.storage.columns import restore_frame
+from ml_data_platform.storage.versions import Statement
 
 _VIEW = "_ml_platform_incoming"
 
@@ -95,6 +97,36 @@ class DuckDBTableIOManager(TableIOManager):
             connection.execute(f"CREATE OR REPLACE TABLE {_quote(table_name)} AS SELECT * FROM {_VIEW}")
         finally:
             connection.unregister(_VIEW)
+
+    quote = staticmethod(_quote)
+
+    def execute(self, statements: Sequence[Statement]) -> None:
+        with self._connect() as connection:
+            connection.begin()
+            try:
+                self._apply(connection, statements)
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+
+    @staticmethod
+    def _apply(connection: duckdb.DuckDBPyConnection, statements: Sequence[Statement]) -> None:
+        """The statements, inside execute's transaction."""
+        for sql, params in statements:
+            connection.execute(sql, list(params) or None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._connect(read_only=True) as connection:
+            return connection.execute(sql, list(params) or None).fetchall()
+
+    def has_table(self, name: str) -> bool:
+        return bool(
+            self.query(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+                (name,),
+            )
+        )
 
     def read_table(self, table_name: str) -> pd.DataFrame:
         if not Path(self.database).is_file():

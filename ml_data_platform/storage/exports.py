@@ -1,17 +1,13 @@
-"""Parquet exports per split plus a manifest, swapped in as one version so a crash never
-leaves a half-written or mixed set."""
+"""Parquet exports per split plus a manifest, written as one version folder and verified
+against that manifest (export_versions.py stages, publishes and quarantines the folders)."""
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
-import shutil
-import uuid
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -56,7 +52,7 @@ def export_frame(split: pd.DataFrame, feature_names: list[str], target: str) -> 
     )
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -69,63 +65,6 @@ def _write_synced(path: Path, write) -> None:
     with path.open("rb+") as handle:
         os.fsync(handle.fileno())
     os.chmod(path, 0o644)
-
-
-@contextmanager
-def _dataset_lock(link: Path) -> Iterator[None]:
-    """One export writer per dataset across processes (released by the OS if the writer dies)."""
-    with (link.parent / f".{link.name}.lock").open("a") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
-def _versions(link: Path) -> list[Path]:
-    return [p for p in link.parent.glob(f".{link.name}.v-*") if p.is_dir() and not p.is_symlink()]
-
-
-def _swap_link(link: Path, version: Path) -> None:
-    """Point `link` at `version` with one rename, so readers see the old set or the new one."""
-    staged = link.parent / f".{link.name}.link-{uuid.uuid4().hex[:8]}"
-    os.symlink(version.name, staged)
-    if link.exists() and not link.is_symlink():  # a plain folder from an older layout
-        os.rename(link, link.parent / f".{link.name}.v-legacy-{uuid.uuid4().hex[:8]}")
-    os.replace(staged, link)
-    _fsync_dir(link.parent)
-
-
-def write_exports(
-    splits: Mapping[str, LazyFrame],
-    out_dir: Path,
-    data_dir: Path,
-    lineage: Mapping[str, Any],
-    model_ready: Mapping[str, LazyFrame] | None = None,
-) -> dict[str, Any]:
-    """Write `<split>.parquet` (zstd) for every split and `manifest.json` as one new version.
-
-    The files go into a fresh hidden folder beside `out_dir`; `out_dir` is a symlink that is
-    swapped to it in one rename, then older versions are removed. A crash at any point leaves
-    `out_dir` showing the complete old set or the complete new one. Returns the manifest.
-    """
-    link = Path(os.path.abspath(out_dir))
-    ensure_inside(link.parent, data_dir)
-    link.parent.mkdir(parents=True, exist_ok=True)
-    with _dataset_lock(link):
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
-        version = link.parent / f".{link.name}.v-{stamp}-{uuid.uuid4().hex[:8]}"
-        version.mkdir()
-        try:
-            manifest = _write_version(splits, model_ready or {}, version, lineage)
-            _swap_link(link, version)
-        except BaseException:
-            shutil.rmtree(version, ignore_errors=True)
-            raise
-        for stale in _versions(link):
-            if stale != version:
-                shutil.rmtree(stale, ignore_errors=True)
-    return manifest
 
 
 def dictionary_columns(schema: pa.Schema) -> list[str]:
@@ -159,7 +98,7 @@ def _write_parquet(frame: LazyFrame, target: Path) -> tuple[dict[str, Any], pa.S
     return entry, table.schema
 
 
-def _write_version(
+def write_version(
     splits: Mapping[str, LazyFrame],
     model_ready: Mapping[str, LazyFrame],
     version: Path,
@@ -189,7 +128,7 @@ def _write_version(
         **lineage,
     }
     _write_synced(version / MANIFEST, lambda path: path.write_text(json.dumps(manifest, indent=2)))
-    _fsync_dir(version)
+    fsync_dir(version)
     return manifest
 
 

@@ -6,10 +6,10 @@ per row: about four times faster than `sqlite3.executemany` / `fetchall` on the 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import adbc_driver_manager
 import adbc_driver_sqlite.dbapi as adbc
@@ -20,6 +20,7 @@ from pydantic import Field
 
 from ml_data_platform.storage.base import TableIOManager, TableNotFoundError, TableTooWideError
 from ml_data_platform.storage.columns import TIMESTAMP, logical_type, restore_frame
+from ml_data_platform.storage.versions import Statement
 
 SQLITE_MAX_COLUMNS = 2000  # SQLITE_MAX_COLUMN as SQLite (and the ADBC driver's build) ships it
 
@@ -57,7 +58,7 @@ class SQLiteTableIOManager(TableIOManager):
     )
 
     @contextmanager
-    def _connect(self) -> Iterator[adbc.Connection]:
+    def _connect(self, transaction: bool = True) -> Iterator[adbc.Connection]:
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         connection = adbc.connect(self.database, autocommit=True)
         try:
@@ -70,7 +71,8 @@ class SQLiteTableIOManager(TableIOManager):
                 cursor.execute(f"PRAGMA synchronous = {self.synchronous}")
             # From here on a transaction is open; commit and roll back on the ADBC connection
             # itself (the DB-API wrapper decided at connect time that commits are no-ops).
-            connection.adbc_connection.set_autocommit(False)
+            if transaction:
+                connection.adbc_connection.set_autocommit(False)
             yield connection
         finally:
             connection.close()
@@ -86,15 +88,24 @@ class SQLiteTableIOManager(TableIOManager):
                 "--storage duckdb), or list fewer feature_columns in the catalog"
             )
 
+    @contextmanager
+    def _write_transaction(self) -> Iterator[adbc.Connection]:
+        """BEGIN IMMEDIATE takes the write lock first (waiting up to busy_timeout): a deferred
+        transaction that reads before it writes fails at once with "database is locked" when
+        another connection commits in between, as concurrent runs do."""
+        with self._connect(transaction=False) as connection, connection.cursor() as cursor:
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield connection
+                cursor.execute("COMMIT")
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+
     def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
         arrow = _to_arrow(frame)
-        with self._connect() as connection:
-            try:
-                self._replace(connection, table_name, frame, arrow)
-                connection.adbc_connection.commit()
-            except BaseException:
-                connection.adbc_connection.rollback()
-                raise
+        with self._write_transaction() as connection:
+            self._replace(connection, table_name, frame, arrow)
 
     def _replace(
         self, connection: adbc.Connection, table_name: str, frame: pd.DataFrame, arrow: pa.Table
@@ -108,6 +119,28 @@ class SQLiteTableIOManager(TableIOManager):
             cursor.execute(f"CREATE TABLE {_quote(table_name)} ({columns_sql})")
             if arrow.num_rows:
                 cursor.adbc_ingest(table_name, arrow, mode="append")
+
+    quote = staticmethod(_quote)
+
+    def execute(self, statements: Sequence[Statement]) -> None:
+        with self._write_transaction() as connection, connection.cursor() as cursor:
+            self._apply(cursor, statements)
+
+    @staticmethod
+    def _apply(cursor: adbc.Cursor, statements: Sequence[Statement]) -> None:
+        """The statements, inside execute's transaction."""
+        for sql, params in statements:
+            cursor.execute(sql, params or None)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        with self._connect() as connection, connection.cursor() as cursor:
+            cursor.execute(sql, tuple(params) or None)
+            rows = cursor.fetchall()
+            connection.adbc_connection.rollback()
+        return rows
+
+    def has_table(self, name: str) -> bool:
+        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
     def read_table(self, table_name: str) -> pd.DataFrame:
         if not Path(self.database).is_file():

@@ -218,14 +218,14 @@ def test_text_labels_are_coded_and_the_codes_recorded_in_the_manifest(tmp_path: 
 FRAMES_AFTER_RUN = """
 import gc, weakref
 from ml_data_platform.cli import main
-from ml_data_platform.storage import base
+from ml_data_platform.storage import recent
 
 written = []
-put = base.RecentWrites.put
+put = recent.RecentWrites.put
 def tracking_put(self, database, table, run_id, frame, limit):
     written.append((table, weakref.ref(frame)))
     put(self, database, table, run_id, frame, limit)
-base.RecentWrites.put = tracking_put
+recent.RecentWrites.put = tracking_put
 
 assert main(["run"]) == 0 and written
 gc.collect()

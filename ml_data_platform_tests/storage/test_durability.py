@@ -225,7 +225,7 @@ def test_four_concurrent_materializations_all_succeed(tmp_path: Path, storage: S
         for _ in range(4)
     ]
     outputs = [run.communicate(timeout=300)[0] for run in runs]
-    failed = [out[-3000:] for run, out in zip(runs, outputs) if run.returncode != 0]
+    failed = [out[-3000:] for run, out in zip(runs, outputs, strict=True) if run.returncode != 0]
     assert not failed, failed[0]
     settings = Settings(storage, tmp_path / "data", tmp_path / "datasets.yaml")
     assert verify_exports(settings.exports_dir / "files").passed
