@@ -3,38 +3,20 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-from pathlib import Path
 
 import dagster as dg
 
+from ml_data_platform import quarantine
 from ml_data_platform.catalog import CatalogError
-from ml_data_platform.dataset import check_op_name
-from ml_data_platform.definitions import (
-    REPOSITORY_LABEL,
-    build_definitions,
-    checks_job_name,
-)
-from ml_data_platform.run_report import RunResult, failure_block, summarize, user_error
+from ml_data_platform.check_command import check
+from ml_data_platform.definitions import REPOSITORY_LABEL, build_definitions
+from ml_data_platform.project import project_instance, settings_for
+from ml_data_platform.run_report import failure_block, summarize
 from ml_data_platform.sensors import failure_record
-from ml_data_platform.settings import STORAGE_ENV, Settings, SettingsError, Storage
+from ml_data_platform.settings import STORAGE_ENV, SettingsError, Storage
 from ml_data_platform.storage.failures import record_failure
-
-
-def _instance() -> dg.DagsterInstance:
-    """The project-local instance (so the UI shows these runs); DAGSTER_HOME defaults to the cwd."""
-    if not os.environ.get("DAGSTER_HOME") and Path("dagster.yaml").is_file():
-        os.environ["DAGSTER_HOME"] = str(Path.cwd())
-    if os.environ.get("DAGSTER_HOME"):
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.local_temp()  # persistent (execute_job needs that), thrown away
-
-
-def settings_for(args: argparse.Namespace) -> Settings:
-    """The environment's settings, with --storage (if given) in place of ML_PLATFORM_STORAGE."""
-    return Settings.from_env({**os.environ, **({STORAGE_ENV: args.storage} if args.storage else {})})
+from ml_data_platform.storage.versions import VersionNotFoundError
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     )
     level = "DEBUG" if args.verbose else "WARNING"
     with (
-        _instance() as instance,
+        project_instance() as instance,
         dg.execute_job(
             dg.build_reconstructable_job(
                 "ml_data_platform.definitions",
@@ -79,91 +61,39 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _compact(value: object, width: int) -> str:
-    text = json.dumps(value, separators=(",", ":"), default=str) if not isinstance(value, str) else value
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def check_rows(result: RunResult, planned: list[dg.AssetCheckKey]) -> list[dict[str, str]]:
-    """One row per planned check; one that raised, or was blocked by a failed gate, is an ERROR."""
-    evaluations = {
-        dg.AssetCheckKey(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()
-    }
-    errors = {e.step_key: user_error(e) for e in result.all_events if e.is_step_failure}
-    rows = []
-    for key in sorted(planned, key=lambda k: (k.asset_key.to_user_string(), k.name)):
-        evaluation = evaluations.get(key)
-        if evaluation is None:
-            step = check_op_name(*key.asset_key.path)  # the step running the asset's checks
-            own = f"step {step} failed: {errors[step]}" if step in errors else None
-            rows.append(
-                {
-                    "asset": key.asset_key.to_user_string(),
-                    "check": key.name,
-                    "severity": "ERROR",
-                    "result": "ERRORED" if own else "NOT RUN",
-                    "observed": own or "not run: a blocking check it depends on failed",
-                    "threshold": "",
-                }
-            )
-            continue
-        threshold = evaluation.metadata.get("threshold")
-        rows.append(
-            {
-                "asset": key.asset_key.to_user_string(),
-                "check": key.name,
-                "severity": evaluation.severity.value,
-                "result": "passed" if evaluation.passed else "FAILED",
-                "observed": evaluation.description or "",
-                "threshold": _compact(threshold.value, 60) if threshold is not None else "",
-            }
-        )
-    return rows
-
-
-def render_table(rows: list[dict[str, str]]) -> str:
-    headers = ["asset", "check", "severity", "result", "observed", "threshold"]
-    cells = [[_compact(r[h], 90) for h in headers] for r in rows]
-    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    body = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
-    return "\n".join([line, "  ".join("-" * w for w in widths), *body])
-
-
-def check(args: argparse.Namespace) -> int:
-    """Run only the asset checks against what is stored; the exit code gates CI."""
+def quarantine_command(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    defs = build_definitions(settings)
-    graph = defs.resolve_asset_graph()
-    datasets = sorted({key.path[0] for key in graph.get_all_asset_keys()})
-    wanted = sorted(set(args.dataset)) if args.dataset else datasets
-    unknown = sorted(set(wanted) - set(datasets))
-    if unknown:
-        raise CatalogError(f"unknown dataset(s) {unknown}; the catalog has {datasets}")
-    rows = []
-    level = "DEBUG" if args.verbose else "CRITICAL"
-    with _instance() as instance:
-        for name in wanted:
-            result = defs.resolve_job_def(checks_job_name(name)).execute_in_process(
-                instance=instance,
-                raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-            )
-            planned = [k for k in graph.asset_check_keys if k.asset_key.path[0] == name]
-            rows += check_rows(result, planned)
-    print(f"storage: {settings.storage.value} ({settings.database_path})")
-    print(render_table(rows))
-    failed = [r for r in rows if r["result"] in ("FAILED", "ERRORED") and r["severity"] == "ERROR"]
-    warned = [r for r in rows if r["result"] == "FAILED" and r["severity"] == "WARN"]
-    not_run = [r for r in rows if r["result"] == "NOT RUN"]
-    passed = len(rows) - len(failed) - len(warned) - len(not_run)
-    print(
-        f"\n{passed} passed, {len(failed)} failed (ERROR), {len(warned)} warned (WARN), "
-        f"{len(not_run)} not run"
-    )
-    if failed or not_run or (args.strict and warned):
-        return 1
+    if args.action == "list":
+        print(quarantine.list_text(settings, args.dataset))
+    elif args.action == "show":
+        print(quarantine.show_text(settings, args.name, args.rows))
+    elif args.action == "drop":
+        print(quarantine.drop(settings, args.name))
+    else:
+        with project_instance() as instance:
+            print(quarantine.release(settings, args.name, instance))
     return 0
+
+
+def add_quarantine_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("quarantine", help="list, show, drop or release rejected versions")
+    actions = parser.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="every quarantined version: asset, run, when, why")
+    listing.add_argument("--dataset", help="only this dataset")
+    for action, text in [
+        ("show", "why it was rejected, and its first rows"),
+        ("drop", "delete it now"),
+        ("release", "publish it anyway, on purpose (recorded as a run on the asset)"),
+    ]:
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("name", help="as `quarantine list` shows it")
+        if action == "show":
+            sub.add_argument("--rows", type=int, default=10, help="rows to show (default 10)")
+    for sub in actions.choices.values():
+        sub.add_argument(
+            "--storage", choices=[s.value for s in Storage], help=f"override {STORAGE_ENV} for this run"
+        )
+    parser.set_defaults(handler=quarantine_command)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,12 +114,19 @@ def main(argv: list[str] | None = None) -> int:
         "--storage", choices=[s.value for s in Storage], help=f"override {STORAGE_ENV} for this run"
     )
     check_parser.add_argument("--strict", action="store_true", help="exit 1 on WARN failures too")
+    check_parser.add_argument(
+        "--quarantined",
+        metavar="NAME",
+        help="audit this quarantined version (and the rest of its run's rejected splits) instead "
+        "of the published data, e.g. before releasing it",
+    )
     check_parser.add_argument("--verbose", action="store_true", help="show Dagster's step log")
     check_parser.set_defaults(handler=check)
+    add_quarantine_parser(commands)
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
-    except (CatalogError, SettingsError) as error:
+    except (CatalogError, SettingsError, VersionNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -27,13 +27,28 @@ def checks_job_name(dataset: str) -> str:
     return f"{dataset}_checks"
 
 
-def table_io_manager(settings: Settings, plans: list[DatasetPlan] = ()) -> TableIOManager:
+def table_io_manager(
+    settings: Settings, plans: list[DatasetPlan] = (), read_versions: dict[str, str] | None = None
+) -> TableIOManager:
     managers = {Storage.sqlite: SQLiteTableIOManager, Storage.duckdb: DuckDBTableIOManager}
     readers = {table: op for plan in plans for table, op in plan.last_readers().items()}
-    return managers[settings.storage](database=str(settings.database_path), last_readers=readers)
+    return managers[settings.storage](
+        database=str(settings.database_path),
+        last_readers=readers,
+        quarantine_days=settings.quarantine_days,
+        read_versions=read_versions or {},
+    )
 
 
-def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+def export_store(settings: Settings) -> ExportStore:
+    return ExportStore(data_dir=str(settings.data_dir), quarantine_days=settings.quarantine_days)
+
+
+def build_definitions(
+    settings: Settings | None = None, read_versions: dict[str, str] | None = None
+) -> dg.Definitions:
+    """`read_versions` (table -> quarantined version) audits rejected versions in place of the
+    published tables (ml-data-platform check --quarantined)."""
     settings = settings or Settings.from_env()
     catalog = load_catalog(settings.catalog_path)
     plans = [DatasetPlan(spec) for spec in catalog.datasets]
@@ -79,8 +94,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=jobs,
         sensors=[build_failure_sensor(settings), *landing],
         resources={
-            "io_manager": table_io_manager(settings, plans),
-            "exports": ExportStore(data_dir=str(settings.data_dir)),
+            "io_manager": table_io_manager(settings, plans, read_versions),
+            "exports": export_store(settings),
         },
         # Small graphs: a process per step would cost more than the work (and fight DuckDB's lock).
         executor=dg.in_process_executor,

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import dagster as dg
 
+from ml_data_platform.dataset.publishing import QUARANTINE
 from ml_data_platform.settings import Settings
 from ml_data_platform.storage.exports import ExportError, read_manifest
 
@@ -64,12 +65,23 @@ def failures_by_dataset(result: RunResult, datasets: Sequence[str]) -> dict[str,
             error = user_error(event)
             if not error.startswith(CHECK_FAILED):  # the failed checks themselves say why, below
                 reasons[dataset_of(event.step_key, datasets)].append(f"step {event.step_key} failed: {error}")
+    kept: dict[str, list[str]] = defaultdict(list)
     for evaluation in result.get_asset_check_evaluations():
+        dataset = evaluation.asset_key.path[0]
         if not evaluation.passed and evaluation.severity is dg.AssetCheckSeverity.ERROR:
-            reasons[evaluation.asset_key.path[0]].append(
+            reasons[dataset].append(
                 f"check {evaluation.asset_key.to_user_string()}:{evaluation.check_name} failed: "
                 f"{shorten(evaluation.description or '')}"
             )
+        entry = evaluation.metadata.get(QUARANTINE)
+        if entry is not None and entry.value not in kept[dataset]:
+            kept[dataset].append(entry.value)
+    for dataset, names in kept.items():
+        first = names[0].split(", ")[0]
+        reasons[dataset].append(
+            f"the rejected version is quarantined as {', '.join(names)}; the published data is "
+            f"unchanged (inspect: ml-data-platform quarantine show {first})"
+        )
     return dict(reasons)
 
 

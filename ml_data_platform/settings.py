@@ -21,6 +21,8 @@ class Storage(StrEnum):
 STORAGE_ENV = "ML_PLATFORM_STORAGE"
 DATA_DIR_ENV = "ML_PLATFORM_DATA_DIR"
 CATALOG_ENV = "ML_PLATFORM_CATALOG"
+QUARANTINE_DAYS_ENV = "ML_PLATFORM_QUARANTINE_DAYS"
+DEFAULT_QUARANTINE_DAYS = 14.0
 PROJECT_MARKER = "datasets.yaml"  # the project root is the folder holding the catalog
 
 
@@ -48,11 +50,25 @@ def parse_storage(value: str) -> Storage:
         ) from None
 
 
+def parse_days(value: str) -> float:
+    try:
+        days = float(value)
+    except ValueError:
+        days = -1.0
+    if not days >= 0:
+        raise SettingsError(
+            f"{QUARANTINE_DAYS_ENV}={value!r} is not a number of days >= 0 (e.g. 14, or 0.5 for "
+            "twelve hours): how long rejected versions are kept"
+        )
+    return days
+
+
 @dataclass(frozen=True)
 class Settings:
     storage: Storage
     data_dir: Path
     catalog_path: Path
+    quarantine_days: float = DEFAULT_QUARANTINE_DAYS  # rejected versions kept this long
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -63,6 +79,7 @@ class Settings:
             storage=parse_storage(env.get(STORAGE_ENV) or Storage.sqlite.value),
             data_dir=explicit.get(DATA_DIR_ENV) or root / "data",
             catalog_path=explicit.get(CATALOG_ENV) or root / PROJECT_MARKER,
+            quarantine_days=parse_days(env.get(QUARANTINE_DAYS_ENV) or str(DEFAULT_QUARANTINE_DAYS)),
         )
 
     @staticmethod

@@ -6,7 +6,7 @@ fills from explicit Dagster inputs; adding a check is one entry in that list.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ import dagster as dg
 
 from ml_data_platform.core.quality import WARN, Outcome
 from ml_data_platform.dataset.plan import DatasetPlan
+from ml_data_platform.dataset.publishing import settle
 
 
 @dataclass(frozen=True)
@@ -70,11 +71,10 @@ def run_checks(
     stage: str,
     checks: Sequence[Check],
     inputs: Any,
-    settle: Callable[[Mapping[str, str]], dict[str, Any]] | None = None,
 ) -> Iterator[dg.AssetCheckResult]:
     """Every selected check of the stage; one that raises is a failed ERROR with the reason,
-    and its siblings still report. `settle` gets the failed blocking checks (name -> why) and
-    publishes or quarantines what this run staged; its verdict goes on every result."""
+    and its siblings still report. Then the verdict on what this run staged (publishing.py),
+    which goes on every result."""
     outcomes = []
     for check in checks:
         key = dg.AssetCheckKey(plan.key(stage), check.name)
@@ -89,7 +89,7 @@ def run_checks(
     rejected = {
         k.name: o.summary for k, c, o in outcomes if c.blocking and not o.passed and o.severity != WARN
     }
-    verdict = settle(rejected) if settle else {}
+    verdict = settle(context, plan, stage, rejected)
     for key, _, outcome in outcomes:
         yield to_result(key, outcome, verdict)
 
@@ -99,18 +99,17 @@ def check_group(
     stage: str,
     checks: Sequence[Check],
     ins: dict[str, dg.AssetIn] | None = None,
-    publishes: bool = False,
 ) -> Callable:
-    """The decorator of a stage's one check step (`<dataset>__<stage>_checks`); a step that
-    `publishes` tables gets the table IO manager, which holds the versions it audits."""
+    """The decorator of a stage's one check step (`<dataset>__<stage>_checks`). It gets the
+    table IO manager and the export store, which hold the versions it audits."""
     return dg.multi_asset_check(
         specs=check_specs(plan, stage, checks),
         name=plan.check_op(stage),
-        description=f"The checks of {plan.key(stage).to_user_string()}, run in one step"
-        + ("; it publishes the version it audited, or quarantines it." if publishes else "."),
+        description=f"The checks of {plan.key(stage).to_user_string()}, run in one step; a "
+        "failure quarantines the run's versions, the run's last audit publishes them.",
         can_subset=True,
         ins=ins or {},
-        required_resource_keys={"io_manager"} if publishes else None,
+        required_resource_keys={"io_manager", "exports"},
     )
 
 

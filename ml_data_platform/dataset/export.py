@@ -3,7 +3,6 @@ version folder; the check that every file matches its manifest, which publishes 
 (one symlink swap) or quarantines it."""
 
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from importlib.metadata import version
 from pathlib import Path
@@ -20,16 +19,11 @@ from ml_data_platform.dataset.plan import COLUMN_SCHEMA, LABEL_CODES, DatasetPla
 from ml_data_platform.dataset.publishing import (
     AUDIT_RUN_TAG,
     PUBLISH_STATUS,
-    announce,
-    published_metadata,
-    rejection,
+    audited_metadata,
 )
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.storage.artifacts import load_artifact
 from ml_data_platform.storage.export_versions import (
-    prune_quarantined_exports,
-    publish_export,
-    quarantine_export,
     quarantine_folder,
     stage_exports,
     staged_export,
@@ -46,7 +40,7 @@ class ExportInputs:
 def _integrity(plan: DatasetPlan, inputs: ExportInputs) -> Outcome:
     # The feature table's columns come from its recorded column schema: loading a million
     # rows to learn their names would cost more than the check itself.
-    schema = published_metadata(inputs.context, plan.key("features"), COLUMN_SCHEMA)
+    schema = (audited_metadata(inputs.context, plan.key("features")) or {}).get(COLUMN_SCHEMA)
     if schema is None:
         return Outcome(False, f"{plan.key('features').to_user_string()} has no recorded column schema")
     columns = {c.name: c.type for c in schema.columns}
@@ -86,7 +80,7 @@ def lineage(
         "upstream_data_versions": {
             plan.key(n).to_user_string(): content_version(f).value for n, f in inputs.items()
         },
-        "label_codes": published_metadata(context, plan.key("features"), LABEL_CODES),
+        "label_codes": (audited_metadata(context, plan.key("features")) or {}).get(LABEL_CODES),
         "preprocessor": {
             "path": str(artifact_path),
             "sha256": file_sha256(artifact_path),
@@ -105,7 +99,9 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         group_name=plan.name,
         kinds={"parquet"},
         ins=plan.ins(*SPLITS),
-        deps=[plan.key("preprocessor")],
+        # The baseline's blocking leakage check gates the export: nothing is exported (or
+        # published) from a run whose test split looks leaked.
+        deps=[plan.key("preprocessor"), plan.key("baseline_model")],
         description="Parquet (zstd) per split, untouched and model-ready (preprocessed), plus "
         "manifest.json with row counts, schema, sha256 and lineage, swapped in as one version.",
     )
@@ -140,22 +136,12 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
     checks = export_checks(plan)
 
     @check_group(plan, "export", checks)
-    def export_step(context: dg.AssetCheckExecutionContext, exports: ExportStore):
-        out_dir = exports.dataset_dir(plan.name)
-        staged = staged_export(out_dir, context.run.run_id)
+    def export_step(context: dg.AssetCheckExecutionContext):
+        out_dir = context.resources.exports.dataset_dir(plan.name)
         audit = context.run.tags.get(AUDIT_RUN_TAG)  # auditing a quarantined version
-        inputs = ExportInputs(context, staged or (quarantine_folder(out_dir, audit) if audit else out_dir))
-
-        def settle(rejected):
-            if staged is None:  # checks only: nothing of this run's to publish
-                return {}
-            prune_quarantined_exports(out_dir.parent, timedelta(days=exports.quarantine_days))
-            if rejected:
-                folder = quarantine_export(out_dir, staged, rejection(plan, rejected))
-                return announce(context, plan, ["export"], [folder.name], rejected)
-            publish_export(out_dir, staged)
-            return announce(context, plan, ["export"], None, rejected)
-
-        yield from run_checks(context, plan, "export", checks, inputs, settle=settle)
+        folder = staged_export(out_dir, context.run.run_id) or (
+            quarantine_folder(out_dir, audit) if audit else out_dir
+        )
+        yield from run_checks(context, plan, "export", checks, ExportInputs(context, folder))
 
     return [export], [export_step]

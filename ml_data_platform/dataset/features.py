@@ -16,7 +16,7 @@ from ml_data_platform.core.validation import validate_features
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import class_counts, label_metadata, quality_metadata, versioned_output
 from ml_data_platform.dataset.plan import AUDITED, CLASS_COUNTS, PROFILE, DatasetPlan
-from ml_data_platform.dataset.publishing import reference_metadata, settle_tables
+from ml_data_platform.dataset.publishing import reference_metadata
 
 
 @dataclass(frozen=True)
@@ -121,15 +121,10 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     checks = features_checks(plan)
 
-    @check_group(plan, "features", checks, ins=plan.ins("features"), publishes=True)
+    @check_group(plan, "features", checks, ins=plan.ins("features"))
     def features_step(context: dg.AssetCheckExecutionContext, features: pd.DataFrame):
         yield from run_checks(
-            context,
-            plan,
-            "features",
-            checks,
-            FeaturesInputs(context, features, plan.key("features")),
-            settle=lambda rejected: settle_tables(context, plan, ("features",), rejected),
+            context, plan, "features", checks, FeaturesInputs(context, features, plan.key("features"))
         )
 
     return [features], [features_step]

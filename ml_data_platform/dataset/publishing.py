@@ -1,6 +1,8 @@
-"""The audit's verdict, in storage and in the UI: a check step publishes the versions its run
-staged when no blocking check failed, else quarantines them; either way each asset gets an
-observation saying so, and every check result carries the verdict.
+"""The audit's verdict, in storage and in the UI. A run stages every table and export it
+writes; a check step whose blocking checks fail quarantines all of the run's versions of the
+dataset, and the run's last audit publishes them all together, so the published raw,
+features, splits and exports always come from one run. Each asset gets an observation
+saying what happened, and every check result carries the verdict.
 
 The observations are also how later steps find the *published* version's metadata (its
 profile, class counts, column schema): the latest materialization may be a rejected one.
@@ -9,43 +11,72 @@ profile, class counts, column schema): the latest materialization may be a rejec
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 
-from ml_data_platform.dataset.plan import DatasetPlan
+from ml_data_platform.dataset.plan import TABLE_STAGES, DatasetPlan
+from ml_data_platform.storage.export_versions import (
+    prune_quarantined_exports,
+    publish_export,
+    quarantine_export,
+    staged_export,
+)
 
 PUBLISHED_RUN = "published_run_id"  # observation metadata: the run whose version is published
 PUBLISH_STATUS = "publish_status"
 QUARANTINE = "quarantine"
 AUDIT_RUN_TAG = "ml_platform/audit_run"  # a checks-only run auditing a quarantined version
-LOOKBACK = 100  # materializations / observations searched for the published one
+LOOKBACK = 20  # recent materializations / observations searched for a run's version
 
 
-def settle_tables(
-    context: dg.AssetCheckExecutionContext,
-    plan: DatasetPlan,
-    stages: Sequence[str],
-    rejected: Mapping[str, str],
+# The stages whose check steps audit a run's versions, in the order a run reaches them. The
+# last of them in a run publishes every version the run staged for the dataset, together.
+AUDITORS = ("raw", "features", "train", "baseline_model", "export")
+
+
+def final_auditor(context: dg.AssetCheckExecutionContext, plan: DatasetPlan) -> str | None:
+    """The last auditing stage whose check step is part of this run (its job's nodes)."""
+    nodes = {node.name for node in context.job_def.nodes}
+    present = [stage for stage in AUDITORS if plan.check_op(stage) in nodes]
+    return present[-1] if present else None
+
+
+def settle(
+    context: dg.AssetCheckExecutionContext, plan: DatasetPlan, stage: str, rejected: Mapping[str, str]
 ) -> dict[str, Any]:
-    """Publish or quarantine this run's staged versions of `stages` (all or none); nothing to
-    do in a run that staged none of them (checks only)."""
-    storage = context.resources.io_manager
+    """The verdict on every version this run staged for the dataset, tables and export alike:
+    all quarantined when this step's blocking checks failed; all published, together, by the
+    run's last audit; else they wait for it. Nothing to do in a checks-only run."""
+    tables = context.resources.io_manager
+    exports = context.resources.exports
     run_id = context.run.run_id
-    tables = [plan.table(s) for s in stages]
-    if not any(storage.staged(t, run_id) for t in tables):
+    staged = {s: plan.table(s) for s in TABLE_STAGES if tables.staged(plan.table(s), run_id)}
+    out_dir = exports.dataset_dir(plan.name)
+    folder = staged_export(out_dir, run_id)
+    stages = [*staged, *(["export"] if folder else [])]
+    if not stages:
         return {}
-    quarantined = None
     if rejected:
-        quarantined = storage.quarantine(tables, run_id, rejection(plan, rejected))
-    else:
-        storage.publish(tables, run_id)
-    return announce(context, plan, stages, quarantined, rejected)
+        details = rejection(plan, stage, rejected)
+        names = tables.quarantine(list(staged.values()), run_id, details)
+        if folder is not None:
+            names.append(quarantine_export(out_dir, folder, details).name)
+        return announce(context, plan, stages, names, rejected)
+    if final_auditor(context, plan) != stage:
+        later = final_auditor(context, plan)
+        return {"published": False, PUBLISH_STATUS: f"passed; published when {plan.name}/{later} passes"}
+    tables.publish(list(staged.values()), run_id)
+    if folder is not None:
+        prune_quarantined_exports(out_dir.parent, timedelta(days=exports.quarantine_days))
+        publish_export(out_dir, folder)
+    return announce(context, plan, stages, None, rejected)
 
 
-def rejection(plan: DatasetPlan, rejected: Mapping[str, str]) -> dict[str, Any]:
-    """What a quarantined version records about why."""
-    return {"dataset": plan.name, "failed_checks": dict(rejected)}
+def rejection(plan: DatasetPlan, stage: str, rejected: Mapping[str, str]) -> dict[str, Any]:
+    """What a quarantined version records about why (the whole run's versions share it)."""
+    return {"dataset": plan.name, "rejected_at": stage, "failed_checks": dict(rejected)}
 
 
 def announce(
@@ -97,11 +128,12 @@ def _metadata_of(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) ->
     return None
 
 
-def audited_run(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> str | None:
-    """The run whose version of `key` this check step audits: its own (it just wrote one), a
-    quarantined one (an audit run), else the published one."""
-    records = context.instance.fetch_materializations(key, limit=1).records
-    if records and records[0].run_id == context.run.run_id:
+def audited_run(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, key: dg.AssetKey
+) -> str | None:
+    """The run whose version of `key` this step reads: its own (it wrote one), a quarantined
+    one (an audit run), else the published one."""
+    if _metadata_of(context.instance, key, context.run.run_id) is not None:
         return context.run.run_id
     if tag := context.run.tags.get(AUDIT_RUN_TAG):
         return tag
@@ -109,8 +141,11 @@ def audited_run(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> str
     return published[0] if published else None
 
 
-def audited_metadata(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> dict[str, Any] | None:
-    """Every metadata value of the audited version's materialization (None: never written)."""
+def audited_metadata(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, key: dg.AssetKey
+) -> dict[str, Any] | None:
+    """Every metadata value of the materialization of the version this step reads: its own
+    run's, the quarantined one it audits, else the published one (None: never written)."""
     run = audited_run(context, key)
     if run is not None:
         return _metadata_of(context.instance, key, run)
@@ -129,20 +164,3 @@ def reference_metadata(context: dg.AssetCheckExecutionContext, key: dg.AssetKey)
     if len(records) < 2 or PUBLISH_STATUS in records[1].asset_materialization.metadata:
         return {}
     return {n: e.value for n, e in records[1].asset_materialization.metadata.items()}
-
-
-def published_metadata(
-    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, key: dg.AssetKey, entry: str
-) -> Any:
-    """A metadata entry of the published version of `key` (None if absent); history from
-    before publishing existed: the latest materialization's."""
-    published = published_runs(context.instance, key)
-    if published:
-        metadata = _metadata_of(context.instance, key, published[0]) or {}
-        return metadata.get(entry)
-    event = context.instance.get_latest_materialization_event(key)
-    metadata = event.asset_materialization.metadata if event else {}
-    if PUBLISH_STATUS in metadata:  # written since publishing exists, and never published
-        return None
-    value = metadata.get(entry)
-    return value.value if value is not None else None

@@ -17,10 +17,10 @@ from ml_data_platform.core.quality import (
     check_quality_score,
     check_raw,
 )
+from ml_data_platform.core.validation import ValidationError, validate_features
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import quality_metadata, versioned_output
 from ml_data_platform.dataset.plan import AUDITED, DatasetPlan
-from ml_data_platform.dataset.publishing import settle_tables
 from ml_data_platform.sources.readers import read_source, stamp_raw
 
 
@@ -51,6 +51,27 @@ def _schema(plan: DatasetPlan, raw: pd.DataFrame) -> Outcome:
     )
 
 
+def _validates(plan: DatasetPlan, raw: pd.DataFrame) -> Outcome:
+    """The features stage's own validation, run here so that rows it would refuse never
+    replace the published raw table (they are quarantined instead)."""
+    try:
+        _, report = validate_features(plan.rules, raw)
+    except ValidationError as error:
+        # None of the rows become features: the stage would refuse the whole table.
+        return Outcome(
+            False, str(error), {"rows_in": len(raw)}, {}, metric="rows_out", value=0, limit=plan.spec.min_rows
+        )
+    counts = report.as_dict()
+    return Outcome(
+        True,
+        f"{counts['rows_out']} of {counts['rows_in']} rows become features",
+        observed=counts,
+        metric="rows_out",
+        value=counts["rows_out"],
+        limit=plan.spec.min_rows,
+    )
+
+
 def raw_checks(plan: DatasetPlan) -> list[Check]:
     spec, q = plan.spec, plan.spec.quality
 
@@ -62,6 +83,12 @@ def raw_checks(plan: DatasetPlan) -> list[Check]:
             "raw_schema_and_row_count",
             "Declared columns present, numeric unless categorical, sample_index unique, expected row count.",
             lambda i: _schema(plan, i.raw),
+        ),
+        Check(
+            "raw_validates",
+            "The rows pass the validation the features stage applies (types, target, non-finite "
+            "values, duplicates, classes, rows left): what it would refuse is never published.",
+            lambda i: _validates(plan, i.raw),
         ),
         Check(
             "raw_completeness",
@@ -101,16 +128,9 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     checks = raw_checks(plan)
 
-    @check_group(plan, "raw", checks, ins=plan.ins("raw"), publishes=True)
+    @check_group(plan, "raw", checks, ins=plan.ins("raw"))
     def raw_step(context: dg.AssetCheckExecutionContext, raw: pd.DataFrame):
-        yield from run_checks(
-            context,
-            plan,
-            "raw",
-            checks,
-            RawInputs(raw),
-            settle=lambda rejected: settle_tables(context, plan, ("raw",), rejected),
-        )
+        yield from run_checks(context, plan, "raw", checks, RawInputs(raw))
 
     with warnings.catch_warnings():  # Dagster marks this builder beta; we use it as documented
         warnings.filterwarnings("ignore", message=".*build_metadata_bounds_checks.*")

@@ -13,7 +13,6 @@ from ml_data_platform.core.splitting import stratified_split
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import class_counts, versioned_output
 from ml_data_platform.dataset.plan import AUDITED, DatasetPlan
-from ml_data_platform.dataset.publishing import settle_tables
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     checks = split_checks(plan)
 
-    @check_group(plan, "train", checks, ins=plan.ins(*SPLITS, "features"), publishes=True)
+    @check_group(plan, "train", checks, ins=plan.ins(*SPLITS, "features"))
     def split_step(
         context: dg.AssetCheckExecutionContext,
         train: pd.DataFrame,
@@ -85,13 +84,6 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         test: pd.DataFrame,
         features: pd.DataFrame,
     ):
-        yield from run_checks(
-            context,
-            plan,
-            "train",
-            checks,
-            SplitInputs(train, val, test, features),
-            settle=lambda rejected: settle_tables(context, plan, SPLITS, rejected),
-        )
+        yield from run_checks(context, plan, "train", checks, SplitInputs(train, val, test, features))
 
     return [splits], [split_step]

@@ -280,11 +280,12 @@ class TableIOManager(dg.ConfigurableIOManager):
         self.execute(statements)
         return names
 
-    def release(self, name: str) -> v.Version:
-        """Publish a quarantined version on purpose (its rows replace the published table)."""
-        version = self.version(name)
-        self.execute(v.publish_statements(version, self.quote))
-        return version
+    def release(self, names: Sequence[str]) -> list[v.Version]:
+        """Publish quarantined versions on purpose, together (their rows replace the
+        published tables)."""
+        versions = [self.version(name) for name in names]
+        self.execute([s for x in versions for s in v.publish_statements(x, self.quote)])
+        return versions
 
     def drop_version(self, name: str) -> v.Version:
         version = self.version(name)

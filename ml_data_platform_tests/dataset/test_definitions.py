@@ -34,6 +34,7 @@ CHECKS = [
     ("raw", "raw_completeness", True),
     ("raw", "raw_quality_score", True),
     ("raw", "raw_schema_and_row_count", True),
+    ("raw", "raw_validates", True),
     ("test", "column_schema_change", False),
     ("train", "column_schema_change", False),
     ("train", "splits_disjoint_complete_stratified", True),

@@ -42,7 +42,7 @@ def test_whole_graph_materializes_with_every_gate_passing(settings: Settings):
     result = materialize_all(settings)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 2 * 19
+    assert len(evaluations) == 2 * 20
     assert [e.check_name for e in evaluations if not e.passed] == []
     for dataset in ("binary", "multi"):
         manifest = read_manifest(settings.exports_dir / dataset)
@@ -128,9 +128,10 @@ def test_bad_input_fails_with_a_clear_error_and_loses_nothing(tmp_path: Path, st
     good_rows().assign(a=lambda f: f["a"].where(f.index != 5)).to_csv(csv, index=False)
     result = materialize_all(settings, raise_on_error=False)
     assert not result.success
-    [reason] = failures_by_dataset(result, ["files"])["files"]
-    assert "step files__features failed: ValidationError: dataset 'files'" in reason
+    reason, kept = failures_by_dataset(result, ["files"])["files"]
+    assert "check files/raw:raw_validates failed: dataset 'files'" in reason
     assert "1 row(s) hold NaN" in reason and "on_non_finite: drop" in reason
+    assert kept.startswith("the rejected version is quarantined as quarantine__files__raw__")
     after = {p.name: p.read_bytes() for p in (settings.exports_dir / "files").iterdir()}
     assert after == before
 

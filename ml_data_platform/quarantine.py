@@ -1,0 +1,184 @@
+"""`ml-data-platform quarantine`: the rejected versions, kept for inspection.
+
+A table version lives as `quarantine__<table>__<run>` in the warehouse, an export version as
+`exports/.<dataset>.quarantine-<run>`; both record the run, when, and the failed checks.
+Releasing one publishes it on purpose, as a Dagster run of its own (so the run history and
+the asset's events say who replaced the published data, and with what).
+"""
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+import dagster as dg
+import pandas as pd
+import pyarrow.parquet as pq
+
+from ml_data_platform.dataset.publishing import PUBLISH_STATUS, PUBLISHED_RUN, QUARANTINE
+from ml_data_platform.definitions import build_definitions, table_io_manager
+from ml_data_platform.settings import Settings
+from ml_data_platform.storage.export_versions import (
+    drop_export,
+    prune_quarantined_exports,
+    quarantined_exports,
+    release_export,
+)
+from ml_data_platform.storage.versions import QUARANTINED, Version, VersionNotFoundError
+
+RELEASE_JOB = "quarantine_release"
+RELEASED_TAG = "ml_platform/released"
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """One quarantined version, table or export."""
+
+    version: Version
+    kind: str  # "table" | "export"
+
+    @property
+    def asset_key(self) -> dg.AssetKey:
+        if self.kind == "export":
+            return dg.AssetKey([self.version.base, "export"])
+        return dg.AssetKey(self.version.base.split("__"))
+
+    def why(self) -> str:
+        failed = self.version.details.get("failed_checks", {})
+        return "; ".join(f"{name}: {reason}" for name, reason in failed.items()) or "(no reason recorded)"
+
+
+def rejected_versions(settings: Settings) -> list[Rejected]:
+    """Every quarantined version, oldest first (past-retention ones are pruned first)."""
+    tables = table_io_manager(settings)
+    tables.clean_up()
+    prune_quarantined_exports(settings.exports_dir, timedelta(days=settings.quarantine_days))
+    found = [Rejected(v, "table") for v in tables.versions() if v.state == QUARANTINED]
+    if settings.exports_dir.is_dir():
+        found += [Rejected(v, "export") for v in quarantined_exports(settings.exports_dir)]
+    return sorted(found, key=lambda r: r.version.created_at)
+
+
+def find(settings: Settings, name: str) -> Rejected:
+    for rejected in rejected_versions(settings):
+        if rejected.version.name == name:
+            return rejected
+    raise VersionNotFoundError(
+        f"no quarantined version named {name!r} (storage {settings.storage.value}, data in "
+        f"{settings.data_dir}); `ml-data-platform quarantine list` shows them"
+    )
+
+
+def list_text(settings: Settings, dataset: str | None = None) -> str:
+    rows = [r for r in rejected_versions(settings) if dataset is None or r.asset_key.path[0] == dataset]
+    if not rows:
+        return f"no quarantined versions (storage {settings.storage.value}, data in {settings.data_dir})"
+    lines = [f"{'name':<48} {'asset':<28} {'run':<12} {'quarantined at (UTC)':<20} why"]
+    for r in rows:
+        lines.append(
+            f"{r.version.name:<48} {r.asset_key.to_user_string():<28} {r.version.run_id[:8]:<12} "
+            f"{r.version.created_at.strftime('%Y-%m-%d %H:%M:%S'):<20} {r.why()}"
+        )
+    days = settings.quarantine_days
+    lines.append(f"\nkept {days:g} days after quarantine (ML_PLATFORM_QUARANTINE_DAYS), then pruned")
+    return "\n".join(lines)
+
+
+def sample(settings: Settings, rejected: Rejected, rows: int) -> pd.DataFrame:
+    if rejected.kind == "export":
+        folder = settings.exports_dir / rejected.version.name
+        return pq.ParquetFile(folder / "train.parquet").read().slice(0, rows).to_pandas()
+    return table_io_manager(settings).read_table(rejected.version.name).head(rows)
+
+
+def show_text(settings: Settings, name: str, rows: int) -> str:
+    rejected = find(settings, name)
+    head = sample(settings, rejected, rows)
+    return "\n".join(
+        [
+            f"name:     {rejected.version.name} ({rejected.kind})",
+            f"asset:    {rejected.asset_key.to_user_string()}",
+            f"run:      {rejected.version.run_id}",
+            f"when:     {rejected.version.created_at.isoformat()}",
+            "why:      " + json.dumps(rejected.version.details.get("failed_checks", {}), indent=2),
+            f"first {len(head)} rows" + (" of train" if rejected.kind == "export" else "") + ":",
+            head.to_string(max_cols=12),
+        ]
+    )
+
+
+def drop(settings: Settings, name: str) -> str:
+    rejected = find(settings, name)
+    if rejected.kind == "export":
+        drop_export(settings.exports_dir, name)
+    else:
+        table_io_manager(settings).drop_version(name)
+    return f"dropped {name}"
+
+
+def together(settings: Settings, rejected: Rejected) -> list[Rejected]:
+    """What is released with it: the splits of one run are published together, or none."""
+    if rejected.kind == "export":
+        return [rejected]
+    dataset = rejected.asset_key.path[0]
+    return [
+        r
+        for r in rejected_versions(settings)
+        if r.kind == "table"
+        and r.version.run_id == rejected.version.run_id
+        and r.asset_key.path[0] == dataset
+    ]
+
+
+def release(settings: Settings, name: str, instance: dg.DagsterInstance) -> str:
+    """Publish a quarantined version on purpose, as a run that records it on the asset."""
+    group = together(settings, find(settings, name))
+
+    @dg.op(name="release_quarantined_version")
+    def release_op(context: dg.OpExecutionContext) -> None:
+        if group[0].kind == "export":
+            release_export(settings.exports_dir, name)
+        else:
+            table_io_manager(settings).release([r.version.name for r in group])
+        for rejected in group:
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=rejected.asset_key,
+                    metadata={
+                        PUBLISH_STATUS: "released",
+                        PUBLISHED_RUN: rejected.version.run_id,
+                        QUARANTINE: rejected.version.name,
+                        "released_despite": rejected.why(),
+                    },
+                )
+            )
+
+    job = dg.GraphDefinition(name=RELEASE_JOB, node_defs=[release_op]).to_job()
+    result = job.execute_in_process(
+        instance=instance,
+        tags={RELEASED_TAG: name},
+        raise_on_error=False,
+        run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
+    )
+    if not result.success:
+        raise RuntimeError(f"releasing {name} failed; see run {result.run_id} in the Dagster UI")
+    assets = ", ".join(r.asset_key.to_user_string() for r in group)
+    return (
+        f"released {', '.join(r.version.name for r in group)}: now the published {assets} "
+        f"(recorded as run {result.run_id}).\n{downstream_hint(settings, group)}"
+    )
+
+
+def downstream_hint(settings: Settings, group: list[Rejected]) -> str:
+    """How to rebuild the later stages from a released version: `ml-data-platform run` would
+    read the source again (and quarantine the same rows again)."""
+    graph = build_definitions(settings).resolve_asset_graph()
+    keys = {r.asset_key for r in group}
+    children = sorted({c for k in keys if graph.has(k) for c in graph.get(k).child_keys} - keys)
+    if not children:
+        return "Nothing downstream reads it."
+    select = ",".join(f"{c.to_user_string()}*" for c in children)
+    return (
+        "Later stages still hold the previous version; to rebuild them from this one (a full run "
+        f"would read the source again): dagster asset materialize -m ml_data_platform.definitions "
+        f"--select '{select}'"
+    )
