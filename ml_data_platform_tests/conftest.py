@@ -148,3 +148,10 @@ def storage(request) -> Storage:
 @pytest.fixture
 def settings(tmp_path: Path, storage: Storage) -> Settings:
     return make_settings(tmp_path, storage)
+
+
+@pytest.fixture
+def instance():
+    """One instance for the materialization and the checks-only run, as in real use."""
+    with dg.DagsterInstance.ephemeral() as ephemeral:
+        yield ephemeral

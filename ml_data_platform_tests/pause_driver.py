@@ -4,6 +4,7 @@ production write path carries no test seam.
 
     python -m ml_data_platform_tests.pause_driver table_write <table> <marker>
     python -m ml_data_platform_tests.pause_driver export_swap <dataset> <marker>
+    python -m ml_data_platform_tests.pause_driver table_publish <dataset> <marker>
 
 At the point it writes its pid to <marker> and sleeps; it runs with the environment's
 DAGSTER_HOME, catalog, data directory and storage, like `dagster asset materialize`.
@@ -42,6 +43,19 @@ def pause_inside_table_writes(table: str, marker: Path) -> None:
         manager._replace = replace
 
 
+def pause_inside_publish(dataset: str, marker: Path) -> None:
+    """After the staged tables are renamed over the published ones, before the commit."""
+    for manager in (SQLiteTableIOManager, DuckDBTableIOManager):
+        original = manager._apply
+
+        def apply(handle, statements, _original=original):
+            _original(handle, statements)
+            if any("RENAME TO" in sql and f"staging__{dataset}__" in sql for sql, _ in statements):
+                pause(marker)
+
+        manager._apply = staticmethod(apply)
+
+
 def pause_before_export_swap(dataset: str, marker: Path) -> None:
     """After every file of the new version is written and synced, before the symlink swap."""
     original = export._swap_link
@@ -56,7 +70,12 @@ def pause_before_export_swap(dataset: str, marker: Path) -> None:
 
 def main() -> None:
     point, detail, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    {"table_write": pause_inside_table_writes, "export_swap": pause_before_export_swap}[point](detail, marker)
+    points = {
+        "table_write": pause_inside_table_writes,
+        "table_publish": pause_inside_publish,
+        "export_swap": pause_before_export_swap,
+    }
+    points[point](detail, marker)
     with dg.DagsterInstance.get() as instance:
         build_definitions().resolve_job_def(ALL_DATASETS_JOB).execute_in_process(instance=instance)
 

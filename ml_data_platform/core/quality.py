@@ -38,9 +38,10 @@ def check_raw(
     expected_rows: int | None,
     min_rows: int,
     positional_index: bool = True,
+    max_rows: int | None = None,
 ) -> Outcome:
     """Raw keeps the declared columns, a unique `sample_index` (0..n-1 unless it comes from an
-    id column) and enough rows."""
+    id column) and a row count within [min_rows, max_rows]."""
     problems = []
     missing = [c for c in ["sample_index", *required_columns, "ingested_at"] if c not in raw]
     if missing:
@@ -50,6 +51,8 @@ def check_raw(
         problems.append(f"{rows} rows, expected exactly {expected_rows}")
     if rows < min_rows:
         problems.append(f"{rows} rows, fewer than min_rows={min_rows}")
+    if max_rows is not None and rows > max_rows:
+        problems.append(f"{rows} rows, more than max_rows={max_rows}")
     if "sample_index" in raw:
         index = raw["sample_index"].to_numpy()
         if positional_index and not np.array_equal(index, np.arange(rows)):
@@ -63,6 +66,7 @@ def check_raw(
         threshold={
             "expected_rows": expected_rows,
             "min_rows": min_rows,
+            "max_rows": max_rows,
             "required_columns": required_columns,
         },
         metric="rows",

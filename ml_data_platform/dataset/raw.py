@@ -1,7 +1,6 @@
 """raw: the source's rows as they came, stamped with sample_index and ingested_at, and the
 checks that gate them: declared shape, completeness, data quality score, row-count bounds."""
 
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -39,6 +38,7 @@ def _schema(plan: DatasetPlan, raw: pd.DataFrame) -> Outcome:
         expected,
         spec.min_rows,
         positional_index=spec.identity_column() is None,
+        max_rows=spec.quality.max_rows,
     )
     return Outcome(
         passed=contract.passed and shape.passed,
@@ -81,7 +81,8 @@ def raw_checks(plan: DatasetPlan) -> list[Check]:
     return [
         Check(
             "raw_schema_and_row_count",
-            "Declared columns present, numeric unless categorical, sample_index unique, expected row count.",
+            "Declared columns present, numeric unless categorical, sample_index unique, rows within "
+            "[min_rows, quality.max_rows] (and exactly n_samples for synthetic data).",
             lambda i: _schema(plan, i.raw),
         ),
         Check(
@@ -132,13 +133,4 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
     def raw_step(context: dg.AssetCheckExecutionContext, raw: pd.DataFrame):
         yield from run_checks(context, plan, "raw", checks, RawInputs(raw))
 
-    with warnings.catch_warnings():  # Dagster marks this builder beta; we use it as documented
-        warnings.filterwarnings("ignore", message=".*build_metadata_bounds_checks.*")
-        bounds = dg.build_metadata_bounds_checks(
-            assets=[plan.key("raw")],
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata_key="dagster/row_count",
-            min_value=spec.min_rows,
-            max_value=spec.quality.max_rows,
-        )
-    return [raw], [raw_step, *bounds]
+    return [raw], [raw_step]

@@ -75,6 +75,12 @@ def test_raw_check_fails_below_min_rows(raw):
     assert not outcome.passed and "fewer than min_rows=10" in outcome.summary
 
 
+def test_raw_check_fails_above_max_rows(raw):
+    assert check_raw(raw, ["target"], expected_rows=None, min_rows=10, max_rows=100).passed
+    outcome = check_raw(raw, ["target"], expected_rows=None, min_rows=10, max_rows=99)
+    assert not outcome.passed and "100 rows, more than max_rows=99" in outcome.summary
+
+
 def test_features_contract_passes(features):
     outcome = check_contract(features, features_contract(SPEC.rules(), FEATURES))
     assert outcome.passed, outcome.summary

@@ -14,13 +14,6 @@ from ml_data_platform.settings import Settings, Storage
 from ml_data_platform_tests.conftest import make_settings, materialize_all
 
 
-@pytest.fixture
-def instance():
-    """One instance for the materialization and the checks-only run, as in real use."""
-    with dg.DagsterInstance.ephemeral() as ephemeral:
-        yield ephemeral
-
-
 def run_checks(
     settings: Settings, instance: dg.DagsterInstance, job: str = CHECKS_ONLY_JOB
 ) -> dict[str, dg.AssetCheckEvaluation]:
@@ -63,7 +56,7 @@ def file_settings(tmp_path: Path, storage: Storage, frame: pd.DataFrame, **extra
 def test_checks_only_run_passes_on_good_stored_data(settings: Settings, instance):
     materialize_all(settings, instance=instance)
     evaluations = run_checks(settings, instance)
-    assert len(evaluations) == 2 * 20
+    assert len(evaluations) == 2 * 19
     assert [k for k, e in evaluations.items() if not e.passed] == []
 
 
@@ -226,16 +219,21 @@ def test_schema_change_and_row_bounds_checks_fail_on_both_backends(
         for e in materialize_all(settings, instance=instance).get_asset_check_evaluations()
         if e.asset_key.path[1] == "raw"
     }
-    assert first["column_schema_change"].passed and first["dagster_row_count_bounds_check"].passed
+    assert first["column_schema_change"].passed and first["raw_schema_and_row_count"].passed
 
-    rows(n=220).assign(c=1.5).to_csv(tmp_path / "rows.csv", index=False)  # a new column, more rows
+    rows().assign(c=1.5).to_csv(tmp_path / "rows.csv", index=False)  # a new column
     result = materialize_all(settings, instance=instance, raise_on_error=False)
     second = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key.path[1] == "raw"}
     change = second["column_schema_change"]
     assert not change.passed and change.severity is dg.AssetCheckSeverity.WARN
     assert change.description == "column schema changed: 1 added (c)"
-    bounds = second["dagster_row_count_bounds_check"]
+
+    rows(n=220).to_csv(tmp_path / "rows.csv", index=False)  # more rows than max_rows
+    result = materialize_all(settings, instance=instance, raise_on_error=False)
+    third = {e.check_name: e for e in result.get_asset_check_evaluations() if e.asset_key.path[1] == "raw"}
+    bounds = third["raw_schema_and_row_count"]
     assert not bounds.passed and bounds.severity is dg.AssetCheckSeverity.ERROR
+    assert "220 rows, more than max_rows=210" in bounds.description
 
 
 def test_a_check_that_raises_fails_alone_with_the_reason(settings: Settings, instance):
@@ -257,8 +255,6 @@ def test_every_check_result_carries_its_main_number_and_threshold_as_floats(sett
     materialize_all(settings, instance=instance)
     result = materialize_all(settings, instance=instance)  # second run: drift and schema compare
     for evaluation in result.get_asset_check_evaluations():
-        if evaluation.check_name == "dagster_row_count_bounds_check":
-            continue  # Dagster's own check
         floats = {k: v.value for k, v in evaluation.metadata.items() if isinstance(v, dg.FloatMetadataValue)}
         assert len(floats) == 2, (evaluation.check_name, evaluation.metadata.keys())
         metric = next(k for k in floats if not k.endswith("_threshold"))

@@ -30,7 +30,6 @@ CHECKS = [
     ("features", "features_quality_score", True),
     ("features", "features_schema", True),
     ("raw", "column_schema_change", False),
-    ("raw", "dagster_row_count_bounds_check", False),
     ("raw", "raw_completeness", True),
     ("raw", "raw_quality_score", True),
     ("raw", "raw_schema_and_row_count", True),

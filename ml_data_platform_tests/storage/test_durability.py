@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -156,15 +157,35 @@ def snapshot(settings: Settings) -> dict:
     }
 
 
+def staged_tables(settings: Settings) -> list[str]:
+    """Staging tables as the raw driver lists them (not through the platform's own log)."""
+    if settings.storage is Storage.sqlite:
+        with sqlite3.connect(settings.database_path) as connection:
+            names = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    else:
+        with duckdb.connect(str(settings.database_path)) as connection:
+            names = [r[0] for r in connection.execute("SHOW TABLES").fetchall()]
+    return sorted(n for n in names if n.startswith("staging__"))
+
+
 @pytest.mark.parametrize(
     ("storage", "point"),
     [
         (Storage.sqlite, "table_write:files__features"),
         (Storage.duckdb, "table_write:files__features"),
+        (Storage.sqlite, "table_publish:files"),
+        (Storage.duckdb, "table_publish:files"),
         (Storage.sqlite, "export_swap:files"),
         (Storage.duckdb, "export_swap:files"),
     ],
-    ids=["sqlite-table", "duckdb-table", "sqlite-export", "duckdb-export"],
+    ids=[
+        "sqlite-table",
+        "duckdb-table",
+        "sqlite-publish",
+        "duckdb-publish",
+        "sqlite-export",
+        "duckdb-export",
+    ],
 )
 def test_sigkill_mid_write_leaves_the_old_version_and_the_next_run_succeeds(
     tmp_path: Path, storage: Storage, point: str
@@ -193,8 +214,9 @@ def test_sigkill_mid_write_leaves_the_old_version_and_the_next_run_succeeds(
     victim.wait(timeout=30)
 
     after = snapshot(settings)
-    if point.startswith("table_write"):
+    if point.startswith("table_"):  # the export swap comes after the tables are published
         pd.testing.assert_frame_equal(after["features"], before["features"])
+        assert staged_tables(settings), "the killed run's staged versions are left for cleanup"
     assert after["exports"] == before["exports"]
     assert verify_exports(settings.exports_dir / "files").passed
 
@@ -202,6 +224,7 @@ def test_sigkill_mid_write_leaves_the_old_version_and_the_next_run_succeeds(
     assert again.returncode == 0, again.stderr[-2000:]
     final = snapshot(settings)
     assert not final["features"].equals(before["features"])  # now the new version
+    assert staged_tables(settings) == []  # the next run cleaned up what the killed one staged
     assert [p.name for p in (tmp_path / "data" / "exports").iterdir() if ".v-" in p.name] == [
         os.readlink(settings.exports_dir / "files")
     ]
