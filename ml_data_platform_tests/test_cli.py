@@ -176,3 +176,48 @@ def test_check_command_exit_codes_for_pass_warn_and_error(tmp_path: Path):
     assert rows["splits_disjoint_complete_stratified"].split()[2:5] == ["ERROR", "NOT", "RUN"]
     assert rows["exports_match_manifest"].split()[2:4] == ["ERROR", "passed"]  # reads no table
     assert "15 passed, 1 failed (ERROR), 1 warned (WARN), 2 not run" in failed.stdout
+
+
+def test_quarantine_commands_list_show_audit_release_and_drop(tmp_path: Path):
+    """The commands as a user types them (both backends' versions: dataset/test_publishing)."""
+    good = pd.DataFrame({"a": np.random.default_rng(1).normal(size=120), "target": np.arange(120) % 2})
+    good.to_csv(tmp_path / "rows.csv", index=False)
+    catalog = {
+        "datasets": [{"name": "files", "source": {"type": "file", "path": str(tmp_path / "rows.csv")}}]
+    }
+    env = process_env(tmp_path, catalog)
+    cli = str(BIN / "ml-data-platform")
+    assert run([cli, "run"], env).returncode == 0
+    assert run([cli, "quarantine", "list"], env).stdout.startswith("no quarantined versions")
+
+    good.assign(a=good["a"].where(good.index != 7, np.inf)).to_csv(tmp_path / "rows.csv", index=False)
+    assert run([cli, "run"], env).returncode == 1
+    listed = run([cli, "quarantine", "list"], env)
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith("quarantine__")]
+    name = row.split()[0]
+    assert name.startswith("quarantine__files__raw__") and "files/raw" in row and "raw_validates" in row
+
+    shown = run([cli, "quarantine", "show", name, "--rows", "3"], env)
+    assert shown.returncode == 0 and "asset:    files/raw" in shown.stdout and "first 3 rows:" in shown.stdout
+
+    assert run([cli, "check"], env).returncode == 0  # the published data
+    audited = run([cli, "check", "--quarantined", name], env)
+    assert audited.returncode == 1 and f"auditing the quarantined version {name}" in audited.stdout
+    assert "raw_validates" in next(x for x in audited.stdout.splitlines() if "FAILED" in x)
+
+    missing = run([cli, "quarantine", "release", "quarantine__nope"], env)
+    assert missing.returncode == 2
+    assert missing.stderr.strip().splitlines()[-1].startswith("error: no quarantined version named")
+
+    released = run([cli, "quarantine", "release", name], env)
+    assert released.returncode == 0 and f"released {name}" in released.stdout
+    assert "files/features*" in released.stdout  # how to rebuild the later stages from it
+    assert run([cli, "check"], env).returncode == 1  # the released rows fail their audit, on purpose
+
+    good.head(3).to_csv(tmp_path / "rows.csv", index=False)  # too few rows: quarantined again
+    assert run([cli, "run"], env).returncode == 1
+    [again] = [
+        x.split()[0] for x in run([cli, "quarantine", "list"], env).stdout.splitlines() if "__raw__" in x
+    ]
+    assert run([cli, "quarantine", "drop", again], env).stdout.strip() == f"dropped {again}"
+    assert run([cli, "quarantine", "list"], env).stdout.startswith("no quarantined versions")
