@@ -52,7 +52,8 @@ def settle(
     tables = context.resources.io_manager
     exports = context.resources.exports
     run_id = context.run.run_id
-    staged = {s: plan.table(s) for s in TABLE_STAGES if tables.staged(plan.table(s), run_id)}
+    in_run = tables.staged_in_run(run_id)
+    staged = {s: in_run[plan.table(s)] for s in TABLE_STAGES if plan.table(s) in in_run}
     out_dir = exports.dataset_dir(plan.name)
     folder = staged_export(out_dir, run_id)
     stages = [*staged, *(["export"] if folder else [])]
@@ -60,14 +61,14 @@ def settle(
         return {}
     if rejected:
         details = rejection(plan, stage, rejected)
-        names = tables.quarantine(list(staged.values()), run_id, details)
+        names = tables.quarantine(list(staged.values()), details)
         if folder is not None:
             names.append(quarantine_export(out_dir, folder, details).name)
         return announce(context, plan, stages, names, rejected)
     if final_auditor(context, plan) != stage:
         later = final_auditor(context, plan)
         return {"published": False, PUBLISH_STATUS: f"passed; published when {plan.name}/{later} passes"}
-    tables.publish(list(staged.values()), run_id)
+    tables.publish(list(staged.values()))
     if folder is not None:
         prune_quarantined_exports(out_dir.parent, timedelta(days=exports.quarantine_days))
         publish_export(out_dir, folder)

@@ -6,9 +6,6 @@ from __future__ import annotations
 import re
 from abc import abstractmethod
 from collections.abc import Sequence
-from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -17,6 +14,7 @@ from pydantic import Field, PrivateAttr
 from ml_data_platform.storage import versions as v
 from ml_data_platform.storage.columns import logical_type
 from ml_data_platform.storage.recent import RecentWrites
+from ml_data_platform.storage.versioned import VersionedTables
 
 _SAFE_PART = re.compile(r"^[a-z][a-z0-9_]*$")
 PREVIEW_ROWS = 5
@@ -82,7 +80,7 @@ def _compile_schema_records() -> None:
 _compile_schema_records()
 
 
-class TableIOManager(dg.ConfigurableIOManager):
+class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
     """Stores each asset's DataFrame as one table; a new materialization replaces the old one."""
 
     database: str = Field(description="Path of the database file; its folder is created on demand.")
@@ -100,6 +98,10 @@ class TableIOManager(dg.ConfigurableIOManager):
     # The run's own writes, kept for its later steps: state of this instance, which Dagster
     # builds afresh for every run it initializes (so no module-wide cache outlives a run).
     _recent: RecentWrites = PrivateAttr(default_factory=RecentWrites)
+    _cleaned: bool = PrivateAttr(False)  # stale versions are cleaned up once per run
+    # run id -> table -> the version this instance staged, so its own run's check steps find
+    # it without a query (another process, e.g. a multiprocess run's step, asks the database)
+    _staged_here: dict[str, dict[str, v.Version]] = PrivateAttr(default_factory=dict)
     memory_cache_mb: int = Field(
         1024,
         ge=0,
@@ -130,8 +132,9 @@ class TableIOManager(dg.ConfigurableIOManager):
         own limits); the base engine has none."""
 
     @abstractmethod
-    def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
-        """Replace `table_name` with `frame` in one transaction (old rows stay on any error)."""
+    def write_table(self, table_name: str, frame: pd.DataFrame, before: Sequence[v.Statement] = ()) -> None:
+        """Replace `table_name` with `frame` in one transaction (old rows stay on any error),
+        after the `before` statements in the same transaction."""
 
     @abstractmethod
     def engine_errors(self) -> tuple[type[Exception], ...]:
@@ -175,12 +178,13 @@ class TableIOManager(dg.ConfigurableIOManager):
         """Write the frame as this run's staged version (the published table stays untouched
         until the check step publishes it), or straight over the table. Returns where."""
         try:
-            self.clean_up()
-            target = table_name
+            if not self._cleaned:
+                self.clean_up()
+                self._cleaned = True
+            target, register = v.register_staged(table_name, run_id) if staged else (table_name, [])
+            self.write_table(target, frame, before=register)  # recorded and written together
             if staged:
-                target, statements = v.register_staged(table_name, run_id)
-                self.execute(statements)
-            self.write_table(target, frame)
+                self._staged_here.setdefault(run_id, {})[table_name] = v.Version.from_row(register[-1][1])
         except self.engine_errors() as error:
             raise StorageError(
                 f"asset {asset}: writing table {table_name} to {self.database} failed, the previous "
@@ -192,6 +196,7 @@ class TableIOManager(dg.ConfigurableIOManager):
         """The run is over: its frames leave memory (a long-lived process keeps none)."""
         if context.run_id is not None:
             self._recent.forget_run(context.run_id)
+            self._staged_here.pop(context.run_id, None)
 
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         table_name = table_name_for(context.asset_key)
@@ -210,11 +215,11 @@ class TableIOManager(dg.ConfigurableIOManager):
     def _visible(self, table_name: str, upstream: dg.OutputContext | None) -> str:
         """This run's staged version while it awaits audit (its check step reads it), else the
         published table."""
-        staged = upstream is not None and self.staged(table_name, upstream.run_id)
-        return staged.name if staged else table_name
+        staged = self.staged_in_run(upstream.run_id) if upstream is not None else {}
+        return staged[table_name].name if table_name in staged else table_name
 
     def _missing(self, key: dg.AssetKey, table_name: str) -> str:
-        rejected = [x.name for x in self.versions(table_name) if x.state == v.QUARANTINED]
+        rejected = [x.name for x in self.versions("base = ? AND state = ?", (table_name, v.QUARANTINED))]
         why = (
             f"its latest version was rejected and is kept as {rejected[-1]} (see ml-data-platform "
             "quarantine list); fix the data and re-run, or release it on purpose"
@@ -223,83 +228,3 @@ class TableIOManager(dg.ConfigurableIOManager):
             f"ml_data_platform.definitions --select '{key.to_user_string()}')"
         )
         return f"table {table_name} has no published version in {self.database}: {why}"
-
-    # --- versions: staged, published, quarantined --------------------------------------------
-
-    @abstractmethod
-    def execute(self, statements: Sequence[v.Statement]) -> None:
-        """Run the statements in one transaction (all or nothing)."""
-
-    @abstractmethod
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        """Rows of one read-only query."""
-
-    @abstractmethod
-    def has_table(self, name: str) -> bool: ...
-
-    @staticmethod
-    @abstractmethod
-    def quote(identifier: str) -> str: ...
-
-    def versions(self, base: str | None = None) -> list[v.Version]:
-        """Staged and quarantined versions (of `base`, or of every table), oldest first."""
-        if not Path(self.database).is_file() or not self.has_table(v.LOG):
-            return []
-        where, params = (" WHERE base = ?", (base,)) if base else ("", ())
-        rows = self.query(f"SELECT {v.COLUMNS} FROM {v.LOG}{where} ORDER BY created_at", params)
-        return [v.Version.from_row(row) for row in rows]
-
-    def version(self, name: str) -> v.Version:
-        for version in self.versions():
-            if version.name == name:
-                return version
-        raise v.VersionNotFoundError(
-            f"no staged or quarantined version named {name!r} in {self.database} "
-            "(ml-data-platform quarantine list shows them)"
-        )
-
-    def staged(self, table_name: str, run_id: str) -> v.Version | None:
-        name = v.staged_name(table_name, run_id)
-        return next((x for x in self.versions(table_name) if x.name == name), None)
-
-    def publish(self, tables: Sequence[str], run_id: str) -> list[str]:
-        """Publish this run's staged versions of `tables` together, in one transaction."""
-        staged = [x for t in tables if (x := self.staged(t, run_id))]
-        self.execute([s for x in staged for s in v.publish_statements(x, self.quote)])
-        return [x.base for x in staged]
-
-    def quarantine(self, tables: Sequence[str], run_id: str, details: dict[str, Any]) -> list[str]:
-        """Move this run's staged versions of `tables` into quarantine, with why."""
-        names, statements = [], []
-        for table in tables:
-            if staged := self.staged(table, run_id):
-                name, moves = v.quarantine_statements(staged, details, self.quote)
-                names.append(name)
-                statements += moves
-                self._recent.forget(self.database, table)
-        self.execute(statements)
-        return names
-
-    def release(self, names: Sequence[str]) -> list[v.Version]:
-        """Publish quarantined versions on purpose, together (their rows replace the
-        published tables)."""
-        versions = [self.version(name) for name in names]
-        self.execute([s for x in versions for s in v.publish_statements(x, self.quote)])
-        return versions
-
-    def drop_version(self, name: str) -> v.Version:
-        version = self.version(name)
-        self.execute(v.drop_statements(version, self.quote))
-        return version
-
-    def clean_up(self) -> list[str]:
-        """Drop staged versions nobody will publish and quarantined ones past retention."""
-        expired = v.expired(
-            self.versions(),
-            v.now_utc(),
-            timedelta(hours=self.staging_ttl_hours),
-            timedelta(days=self.quarantine_days),
-        )
-        if expired:
-            self.execute([s for x in expired for s in v.drop_statements(x, self.quote)])
-        return [x.name for x in expired]

@@ -77,10 +77,11 @@ class DuckDBTableIOManager(TableIOManager):
     def engine_errors(self) -> tuple[type[Exception], ...]:
         return (duckdb.Error,)
 
-    def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
+    def write_table(self, table_name: str, frame: pd.DataFrame, before: Sequence[Statement] = ()) -> None:
         with self._connect() as connection:
             connection.begin()
             try:
+                self._apply(connection, before)
                 self._replace(connection, table_name, frame)
                 connection.commit()
             except BaseException:
@@ -116,17 +117,17 @@ class DuckDBTableIOManager(TableIOManager):
         for sql, params in statements:
             connection.execute(sql, list(params) or None)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def query(self, sql: str, params: Sequence[Any] = (), requires: str | None = None) -> list[tuple]:
         with self._connect(read_only=True) as connection:
+            if (
+                requires is not None
+                and not connection.execute(
+                    "SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
+                    [requires],
+                ).fetchall()
+            ):
+                return []
             return connection.execute(sql, list(params) or None).fetchall()
-
-    def has_table(self, name: str) -> bool:
-        return bool(
-            self.query(
-                "SELECT 1 FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?",
-                (name,),
-            )
-        )
 
     def read_table(self, table_name: str) -> pd.DataFrame:
         if not Path(self.database).is_file():

@@ -102,9 +102,11 @@ class SQLiteTableIOManager(TableIOManager):
                 cursor.execute("ROLLBACK")
                 raise
 
-    def write_table(self, table_name: str, frame: pd.DataFrame) -> None:
+    def write_table(self, table_name: str, frame: pd.DataFrame, before: Sequence[Statement] = ()) -> None:
         arrow = _to_arrow(frame)
         with self._write_transaction() as connection:
+            with connection.cursor() as cursor:
+                self._apply(cursor, before)
             self._replace(connection, table_name, frame, arrow)
 
     def _replace(
@@ -132,15 +134,16 @@ class SQLiteTableIOManager(TableIOManager):
         for sql, params in statements:
             cursor.execute(sql, params or None)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+    def query(self, sql: str, params: Sequence[Any] = (), requires: str | None = None) -> list[tuple]:
         with self._connect() as connection, connection.cursor() as cursor:
-            cursor.execute(sql, tuple(params) or None)
-            rows = cursor.fetchall()
+            rows: list[tuple] = []
+            if requires is not None:
+                cursor.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (requires,))
+            if requires is None or cursor.fetchall():
+                cursor.execute(sql, tuple(params) or None)
+                rows = cursor.fetchall()
             connection.adbc_connection.rollback()
         return rows
-
-    def has_table(self, name: str) -> bool:
-        return bool(self.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
     def read_table(self, table_name: str) -> pd.DataFrame:
         if not Path(self.database).is_file():
