@@ -86,12 +86,13 @@ def failures_by_dataset(result: RunResult, datasets: Sequence[str]) -> dict[str,
 
 
 def exported_in(result: RunResult) -> set[str]:
-    """Datasets whose export this run materialized."""
+    """Datasets whose export this run wrote and did not have quarantined."""
+    rejected = {e.asset_key.path[0] for e in result.get_asset_check_evaluations() if QUARANTINE in e.metadata}
     return {
         event.asset_key.path[0]
         for event in result.all_events
         if event.is_step_materialization and event.asset_key and event.asset_key.path[-1] == "export"
-    }
+    } - rejected
 
 
 def summarize(settings: Settings, result: RunResult, datasets: list[str]) -> str:
