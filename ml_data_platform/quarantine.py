@@ -20,6 +20,7 @@ from ml_data_platform.settings import Settings
 from ml_data_platform.storage.export_versions import (
     drop_export,
     prune_quarantined_exports,
+    publishing_lock,
     quarantined_exports,
     release_export,
 )
@@ -116,16 +117,13 @@ def drop(settings: Settings, name: str) -> str:
 
 
 def together(settings: Settings, rejected: Rejected) -> list[Rejected]:
-    """What is released with it: the splits of one run are published together, or none."""
-    if rejected.kind == "export":
-        return [rejected]
-    dataset = rejected.asset_key.path[0]
+    """What goes with it: a run's versions of a dataset were quarantined together and are
+    audited and released together (the published tables and export stay one run's)."""
+    dataset, run_id = rejected.asset_key.path[0], rejected.version.run_id
     return [
         r
         for r in rejected_versions(settings)
-        if r.kind == "table"
-        and r.version.run_id == rejected.version.run_id
-        and r.asset_key.path[0] == dataset
+        if r.version.run_id == run_id and r.asset_key.path[0] == dataset
     ]
 
 
@@ -135,10 +133,12 @@ def release(settings: Settings, name: str, instance: dg.DagsterInstance) -> str:
 
     @dg.op(name="release_quarantined_version")
     def release_op(context: dg.OpExecutionContext) -> None:
-        if group[0].kind == "export":
-            release_export(settings.exports_dir, name)
-        else:
-            table_io_manager(settings).release([r.version.name for r in group])
+        tables = [r.version.name for r in group if r.kind == "table"]
+        with publishing_lock(settings.exports_dir / group[0].asset_key.path[0]):
+            if tables:
+                table_io_manager(settings).release(tables)
+            for export in (r for r in group if r.kind == "export"):
+                release_export(settings.exports_dir, export.version.name, locked=True)
         for rejected in group:
             context.log_event(
                 dg.AssetObservation(

@@ -20,6 +20,7 @@ from ml_data_platform.dataset.plan import TABLE_STAGES, DatasetPlan
 from ml_data_platform.storage.export_versions import (
     prune_quarantined_exports,
     publish_export,
+    publishing_lock,
     quarantine_export,
     staged_export,
 )
@@ -69,10 +70,12 @@ def settle(
         later = final_auditor(context, plan)
         # not yet published: the run's last audit publishes it (its observation says so)
         return {PUBLISH_STATUS: f"passed; published with the run's versions when {plan.name}/{later} passes"}
-    tables.publish(list(staged.values()))
+    with publishing_lock(out_dir):  # this run's tables and export, not another run's between
+        tables.publish(list(staged.values()))
+        if folder is not None:
+            publish_export(out_dir, folder, locked=True)
     if folder is not None:
         prune_quarantined_exports(out_dir.parent, timedelta(days=exports.quarantine_days))
-        publish_export(out_dir, folder)
     return announce(context, plan, stages, None, rejected)
 
 

@@ -28,8 +28,12 @@ QUARANTINE_MARK = "quarantine.json"
 
 
 @contextmanager
-def _dataset_lock(link: Path) -> Iterator[None]:
-    """One publisher per dataset across processes (released by the OS if the writer dies)."""
+def publishing_lock(out_dir: Path) -> Iterator[None]:
+    """One publisher per dataset across processes (released by the OS if the writer dies):
+    a run publishes its tables and its export under it, so two runs finishing together do
+    not leave one's tables beside the other's export."""
+    link = Path(os.path.abspath(out_dir))
+    link.parent.mkdir(parents=True, exist_ok=True)
     with (link.parent / f".{link.name}.lock").open("a") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
@@ -117,21 +121,26 @@ def quarantine_folder(out_dir: Path, run_id: str) -> Path:
     return link.parent / f".{link.name}.quarantine-{run_tag(run_id)}"
 
 
-def publish_export(out_dir: Path, version: Path, staging_ttl: timedelta = timedelta(hours=24)) -> None:
+def publish_export(
+    out_dir: Path, version: Path, staging_ttl: timedelta = timedelta(hours=24), locked: bool = False
+) -> None:
     """Swap the link to `version`, then remove superseded versions and abandoned staged ones
-    (a staged folder whose writer is still alive belongs to a concurrent run: kept)."""
+    (a staged folder whose writer is still alive belongs to a concurrent run: kept).
+    `locked`: the caller holds publishing_lock already."""
+    if not locked:
+        with publishing_lock(out_dir):
+            return publish_export(out_dir, version, staging_ttl, locked=True)
     link = Path(os.path.abspath(out_dir))
-    with _dataset_lock(link):
-        (version / STAGED_MARK).unlink(missing_ok=True)
-        fsync_dir(version)
-        _swap_link(link, version)
-        now = datetime.now(UTC)
-        for other in _versions(link):
-            if other == version:
-                continue
-            staged = _version_of(other, STAGED_MARK, STAGED)
-            if staged is None or staged.writer_is_gone(now, staging_ttl):
-                shutil.rmtree(other, ignore_errors=True)
+    (version / STAGED_MARK).unlink(missing_ok=True)
+    fsync_dir(version)
+    _swap_link(link, version)
+    now = datetime.now(UTC)
+    for other in _versions(link):
+        if other == version:
+            continue
+        staged = _version_of(other, STAGED_MARK, STAGED)
+        if staged is None or staged.writer_is_gone(now, staging_ttl):
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def quarantine_export(out_dir: Path, version: Path, details: Mapping[str, Any]) -> Path:
@@ -157,8 +166,8 @@ def quarantined_exports(exports_dir: Path) -> list[Version]:
     return sorted(found, key=lambda v: v.created_at)
 
 
-def release_export(exports_dir: Path, name: str) -> Version:
-    """Publish a quarantined version on purpose."""
+def release_export(exports_dir: Path, name: str, locked: bool = False) -> Version:
+    """Publish a quarantined version on purpose (`locked`: the caller holds publishing_lock)."""
     folder = exports_dir / name
     version = _version_of(folder, QUARANTINE_MARK, QUARANTINED)
     if version is None:
@@ -168,7 +177,7 @@ def release_export(exports_dir: Path, name: str) -> Version:
     target = exports_dir / f".{version.base}.v-{stamp}-{run_tag(version.run_id)}"
     os.rename(folder, target)
     (target / QUARANTINE_MARK).unlink()
-    publish_export(link, target)
+    publish_export(link, target, locked=locked)
     return version
 
 
