@@ -1,4 +1,4 @@
-"""Distribution checks (WARN): drift against the previous materialization's stored profile,
+"""Distribution checks (WARN): drift against the published version's stored profile,
 train vs test, and learned bounds.
 
 Every column is scored by PSI over bins that hold observed counts (core/bins.py): categories
@@ -88,7 +88,7 @@ def _psi_outcome(
 def check_drift(
     frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, threshold: float
 ) -> Outcome:
-    """Per-feature PSI against the previous materialization's stored profile (WARN)."""
+    """Per-feature PSI against the published version's stored profile (WARN)."""
     if not previous:
         return Outcome(True, FIRST, severity=WARN, threshold={"psi": threshold})
     scores: dict[str, tuple[float, float]] = {}
@@ -131,7 +131,7 @@ def check_split_distribution(
 def check_learned_bounds(
     frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, margin: float
 ) -> Outcome:
-    """Values outside the previous materialization's range widened by `margin` std, and
+    """Values outside the published version's range widened by `margin` std, and
     categories it never held (WARN)."""
     if not previous:
         return Outcome(True, FIRST, severity=WARN)

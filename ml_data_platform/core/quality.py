@@ -154,7 +154,7 @@ def check_class_balance(
     previous: dict[int, float] | None = None,
 ) -> Outcome:
     """ERROR when a class cannot be stratified; WARN when a share strays from the declared
-    one, or (nothing declared) from the previous materialization's; with neither, it says so."""
+    one, or (nothing declared) from the published version's; with neither, it says so."""
     counts = frame[target].value_counts().sort_index()
     total = int(counts.sum())
     shares = {int(k): float(v) / total for k, v in counts.items()} if total else {}
@@ -162,7 +162,7 @@ def check_class_balance(
     too_few = {int(k): int(v) for k, v in counts.items() if v < needed}
     if expected is not None:
         too_few.update({c: 0 for c in expected if c not in shares})
-    basis = "declared weights" if expected is not None else "previous materialization's shares"
+    basis = "declared weights" if expected is not None else "published version's shares"
     reference = expected if expected is not None else previous
     observed: dict[str, Any] = {
         "class_counts": {int(k): int(v) for k, v in counts.items()},
@@ -188,7 +188,7 @@ def check_class_balance(
         return Outcome(
             True,
             f"no expected class shares: the catalog declares no classes or class_weights and there is no "
-            f"previous materialization; shares {observed['class_shares']} are recorded for the next run",
+            f"published version; shares {observed['class_shares']} are recorded for the next run",
             observed,
             threshold,
             WARN,
@@ -276,7 +276,7 @@ def _listed(names: list[str], limit: int) -> str:
 def check_schema_change(
     previous: Mapping[str, str] | None, current: Mapping[str, str], limit: int = 5
 ) -> Outcome:
-    """Columns added, removed or retyped since the previous materialization (WARN), summarized
+    """Columns added, removed or retyped since the published version (WARN), summarized
     by counts and the first few names: a 2,000-column change stays one readable line."""
     if previous is None:
         return Outcome(True, "first materialization: no previous column schema", severity=WARN)

@@ -1,6 +1,6 @@
 """features: raw rows validated into typed features and an integer target, cleaned per the
 catalog's policies, and the checks that gate them: the declared contract, the data quality
-score, class balance, drift and learned bounds against the previous materialization."""
+score, class balance, drift and learned bounds against the published version."""
 
 from dataclasses import dataclass
 from functools import cached_property
@@ -33,7 +33,7 @@ class FeaturesInputs:
 
 
 def _class_balance(plan: DatasetPlan, inputs: FeaturesInputs) -> Outcome:
-    """Against the declared shares, else the previous materialization's recorded counts."""
+    """Against the declared shares, else the published version's recorded counts."""
     spec = plan.spec
     expected, previous = spec.expected_class_shares(), None
     if expected is None:
@@ -72,19 +72,19 @@ def features_checks(plan: DatasetPlan) -> list[Check]:
         ),
         Check(
             "features_class_balance",
-            "Class shares vs the declared weights, else the previous materialization's (WARN); a "
+            "Class shares vs the declared weights, else the published version's (WARN); a "
             "class too small to stratify (ERROR).",
             lambda i: _class_balance(plan, i),
         ),
         Check(
             "features_drift",
-            "Per-feature PSI against the previous materialization's stored profile (WARN).",
+            "Per-feature PSI against the published version's stored profile (WARN).",
             lambda i: check_drift(i.features, names(i), previous_profile(i), q.drift_psi_threshold),
             blocking=False,
         ),
         Check(
             "features_learned_bounds",
-            "Values within the previous materialization's range widened by a margin (WARN).",
+            "Values within the published version's range widened by a margin (WARN).",
             lambda i: check_learned_bounds(
                 i.features, names(i), previous_profile(i), q.learned_bounds_margin
             ),

@@ -23,7 +23,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
             SCHEMA_CHANGE,
             asset=plan.key(stage),
             blocking=False,
-            description="Columns added, removed or retyped since the previous materialization (WARN).",
+            description="Columns added, removed or retyped since the published version (WARN).",
         )
         for stage in TABLE_STAGES
     ]

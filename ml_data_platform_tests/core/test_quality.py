@@ -147,10 +147,10 @@ def test_class_balance_without_a_declaration_says_so_then_compares_with_the_last
     assert first.passed and "no expected class shares" in first.summary
     assert first.threshold["expected_shares"] is None
     same = check_class_balance(features, "target", None, 0.1, RATIOS, previous={0: 0.5, 1: 0.5})
-    assert same.passed and "previous materialization" in same.summary
+    assert same.passed and "published version" in same.summary
     moved = check_class_balance(features, "target", None, 0.1, RATIOS, previous={0: 0.8, 1: 0.2})
     assert not moved.passed and moved.severity == WARN
-    assert "off the previous materialization's shares" in moved.summary
+    assert "off the published version's shares" in moved.summary
     assert moved.observed["max_share_gap"] == 0.3
 
 

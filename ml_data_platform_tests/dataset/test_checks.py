@@ -139,7 +139,7 @@ def test_undeclared_class_balance_compares_with_the_previous_materialization(tmp
     )
     moved = balance()
     assert not moved.passed and moved.severity is dg.AssetCheckSeverity.WARN
-    assert "previous materialization" in moved.description
+    assert "published version" in moved.description
 
 
 def test_class_weights_mismatch_is_a_warning_not_a_block(tmp_path: Path):
