@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 from ml_data_platform.dataset.publishing import PUBLISH_STATUS, PUBLISHED_RUN, QUARANTINE
 from ml_data_platform.definitions import build_definitions, table_io_manager
 from ml_data_platform.settings import Settings
+from ml_data_platform.storage.artifacts import ARTIFACT, publish_artifact
 from ml_data_platform.storage.export_versions import (
     drop_export,
     prune_quarantined_exports,
@@ -134,9 +135,12 @@ def release(settings: Settings, name: str, instance: dg.DagsterInstance) -> str:
     @dg.op(name="release_quarantined_version")
     def release_op(context: dg.OpExecutionContext) -> None:
         tables = [r.version.name for r in group if r.kind == "table"]
-        with publishing_lock(settings.exports_dir / group[0].asset_key.path[0]):
+        dataset = group[0].asset_key.path[0]
+        with publishing_lock(settings.exports_dir / dataset):
             if tables:
                 table_io_manager(settings).release(tables)
+            artifact = settings.data_dir / "artifacts" / dataset / ARTIFACT  # the run's fit, if any
+            publish_artifact(artifact, group[0].version.run_id, settings.quarantine_days * 86400)
             for export in (r for r in group if r.kind == "export"):
                 release_export(settings.exports_dir, export.version.name, locked=True)
         for rejected in group:

@@ -111,12 +111,3 @@ def check_group(
         ins=ins or {},
         required_resource_keys={"io_manager", "exports"},
     )
-
-
-def latest_metadata(
-    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, key: dg.AssetKey, entry: str
-) -> Any:
-    """A metadata entry's value on the latest materialization of `key` (None if absent)."""
-    event = context.instance.get_latest_materialization_event(key)
-    value = event.asset_materialization.metadata.get(entry) if event else None
-    return value.value if value is not None else None

@@ -22,7 +22,7 @@ from ml_data_platform.dataset.publishing import (
     audited_metadata,
 )
 from ml_data_platform.resources import ExportStore
-from ml_data_platform.storage.artifacts import load_artifact
+from ml_data_platform.storage.artifacts import ARTIFACT, artifact_for_run, load_artifact
 from ml_data_platform.storage.export_versions import (
     quarantine_folder,
     stage_exports,
@@ -82,7 +82,7 @@ def lineage(
         },
         "label_codes": (audited_metadata(context, plan.key("features")) or {}).get(LABEL_CODES),
         "preprocessor": {
-            "path": str(artifact_path),
+            "path": str(artifact_path.parent / ARTIFACT),  # what serving loads once published
             "sha256": file_sha256(artifact_path),
             "versions": artifact["versions"],
         },
@@ -115,7 +115,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         inputs = {"train": train, "val": val, "test": test}
         names = plan.features_of(train)
         out_dir = exports.dataset_dir(plan.name)
-        artifact_path = plan.artifact_path(exports)
+        artifact_path = artifact_for_run(plan.artifact_path(exports), context.run.run_id)
         artifact = load_artifact(artifact_path)
         frames = {n: partial(export_frame, f, names, target) for n, f in inputs.items()}
         ready = {n: partial(model_ready, artifact, f, target) for n, f in inputs.items()}

@@ -10,10 +10,19 @@ import pandas as pd
 from ml_data_platform.catalog import SPLITS
 from ml_data_platform.core.baseline import check_leakage, check_signal, fit_and_score
 from ml_data_platform.core.preprocessing import describe, fit_preprocessor, transform
-from ml_data_platform.dataset.checking import Check, check_group, latest_metadata, run_checks
+from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.plan import SCORES, DatasetPlan
+from ml_data_platform.dataset.publishing import audited_metadata, final_auditor
 from ml_data_platform.resources import ExportStore
-from ml_data_platform.storage.artifacts import ARTIFACT, load_artifact, save_artifact
+from ml_data_platform.storage.artifacts import (
+    ARTIFACT,
+    artifact_for_run,
+    load_artifact,
+    publish_artifact,
+    run_artifact,
+    save_artifact,
+)
+from ml_data_platform.storage.export_versions import publishing_lock
 from ml_data_platform.storage.exports import file_sha256
 
 
@@ -24,8 +33,9 @@ class ModelInputs:
 
     @cached_property
     def scores(self) -> dict:
-        """The latest baseline scores: one instance query for both checks."""
-        scores = latest_metadata(self.context, self.key, SCORES)
+        """The audited baseline's scores (this run's, else the published run's): one lookup
+        for both checks."""
+        scores = (audited_metadata(self.context, self.key) or {}).get(SCORES)
         if scores is None:
             raise LookupError(f"{self.key.to_user_string()} was never materialized: no scores")
         return scores
@@ -63,12 +73,18 @@ def _preprocessor(plan: DatasetPlan) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, exports: ExportStore, train: pd.DataFrame
     ) -> dg.MaterializeResult:
         names = plan.features_of(train)
-        path = plan.artifact_path(exports)
+        published = plan.artifact_path(exports)
+        path = run_artifact(published, context.run.run_id)  # the run's last audit publishes it
         fitted = fit_preprocessor(train, names, spec.categorical_columns, spec.preprocessing.max_categories)
         artifact = save_artifact(fitted, path)
+        if final_auditor(context, plan) in (None, "raw", "features", "train"):  # nothing audits it
+            with publishing_lock(exports.dataset_dir(plan.name)):
+                publish_artifact(published, context.run.run_id, exports.quarantine_days * 86400)
         return dg.MaterializeResult(
             metadata={
-                "path": dg.MetadataValue.path(str(path)),
+                "path": dg.MetadataValue.path(str(published)),
+                "staged_as": dg.MetadataValue.path(str(path)),
+                "publish_status": dg.MetadataValue.text("awaiting audit: published with the run's versions"),
                 "sha256": dg.MetadataValue.text(file_sha256(path)),
                 "feature_names": dg.MetadataValue.json(names),
                 "output_names": dg.MetadataValue.json(artifact["output_names"]),
@@ -99,7 +115,7 @@ def _baseline(plan: DatasetPlan) -> dg.AssetsDefinition:
         val: pd.DataFrame,
         test: pd.DataFrame,
     ) -> dg.MaterializeResult:
-        artifact = load_artifact(plan.artifact_path(exports))
+        artifact = load_artifact(artifact_for_run(plan.artifact_path(exports), context.run.run_id))
         parts = {"train": train, "val": val, "test": test}
         matrices = {n: (transform(artifact, f), f[target].to_numpy()) for n, f in parts.items()}
         _, scores = fit_and_score(matrices, plan.spec.seed)

@@ -17,6 +17,7 @@ from typing import Any
 import dagster as dg
 
 from ml_data_platform.dataset.plan import TABLE_STAGES, DatasetPlan
+from ml_data_platform.storage.artifacts import artifact_staged, publish_artifact
 from ml_data_platform.storage.export_versions import (
     prune_quarantined_exports,
     publish_export,
@@ -37,7 +38,9 @@ LOOKBACK = 20  # recent materializations / observations searched for a run's ver
 AUDITORS = ("raw", "features", "train", "baseline_model", "export")
 
 
-def final_auditor(context: dg.AssetCheckExecutionContext, plan: DatasetPlan) -> str | None:
+def final_auditor(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, plan: DatasetPlan
+) -> str | None:
     """The last auditing stage whose check step is part of this run (its job's nodes)."""
     nodes = {node.name for node in context.job_def.nodes}
     present = [stage for stage in AUDITORS if plan.check_op(stage) in nodes]
@@ -57,7 +60,15 @@ def settle(
     staged = {s: in_run[plan.table(s)] for s in TABLE_STAGES if plan.table(s) in in_run}
     out_dir = exports.dataset_dir(plan.name)
     folder = staged_export(out_dir, run_id)
-    stages = [*staged, *(["export"] if folder else [])]
+    fitted = artifact_staged(plan.artifact_path(exports), run_id)
+    # the baseline stores nothing but its scores: they are published with the run's versions
+    scored = _metadata_of(context.instance, plan.key("baseline_model"), run_id) is not None
+    stages = [
+        *staged,
+        *(["preprocessor"] if fitted else []),
+        *(["baseline_model"] if scored else []),
+        *(["export"] if folder else []),
+    ]
     if not stages:
         return {}
     if rejected:
@@ -72,6 +83,7 @@ def settle(
         return {PUBLISH_STATUS: f"passed; published with the run's versions when {plan.name}/{later} passes"}
     with publishing_lock(out_dir):  # this run's tables and export, not another run's between
         tables.publish(list(staged.values()))
+        publish_artifact(plan.artifact_path(exports), run_id, exports.quarantine_days * 86400)
         if folder is not None:
             publish_export(out_dir, folder, locked=True)
     if folder is not None:

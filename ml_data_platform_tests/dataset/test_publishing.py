@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 
 from ml_data_platform import quarantine
+from ml_data_platform.catalog import load_catalog
+from ml_data_platform.core.splitting import stratified_split
 from ml_data_platform.definitions import build_definitions, checks_job_name
 from ml_data_platform.settings import Settings, Storage
 from ml_data_platform.storage.export_versions import quarantined_exports
@@ -176,6 +178,40 @@ def test_release_publishes_exactly_the_quarantined_version(tmp_path: Path, stora
     later = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[-1] != "raw"]
     assert job.execute_in_process(instance=instance, asset_selection=later).success
     assert sum(len(raw_rows(settings, f"files__{s}")) for s in ("train", "val", "test")) == 120
+
+
+def leaky_rows(settings: Settings, n: int = 400) -> pd.DataFrame:
+    """Test rows perfectly separable, a fifth of train's labels flipped: the baseline scores
+    test 1.0 and train ~0.8, the leakage check's signature."""
+    spec = load_catalog(settings.catalog_path).datasets[0]
+    ids = pd.DataFrame({"sample_index": np.arange(n), "target": np.arange(n) % 2})
+    test = stratified_split(ids, "target", spec.split.as_dict(), spec.seed)["test"]["sample_index"]
+    rng = np.random.default_rng(7)
+    target = ids["target"].to_numpy()
+    flipped = (rng.random(n) < 0.2) & ~np.isin(np.arange(n), test)
+    signal = np.where(flipped, 1 - target, target) * 10.0 + rng.normal(scale=0.5, size=n)
+    return pd.DataFrame({"a": signal, "b": rng.normal(size=n), "target": target})
+
+
+@pytest.mark.parametrize("storage", BACKENDS, ids=[b.value for b in BACKENDS])
+def test_a_leaked_test_split_quarantines_the_whole_run(tmp_path: Path, storage: Storage, instance):
+    """The last stages' rejection takes the run's raw, features and splits with it, and its
+    fitted preprocessor is never what serving loads."""
+    settings = settings_for(tmp_path, storage)
+    good_rows(400).to_csv(tmp_path / "rows.csv", index=False)
+    assert materialize_all(settings, instance=instance).success
+    artifact = settings.data_dir / "artifacts" / "files" / "preprocessor.joblib"
+    before, served = published(settings), (artifact.readlink(), artifact.read_bytes())
+
+    leaky_rows(settings).to_csv(tmp_path / "rows.csv", index=False)
+    result = materialize_all(settings, instance=instance, raise_on_error=False)
+    failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
+    assert "test_not_suspiciously_perfect" in failed
+    assert published(settings) == before
+    assert (artifact.readlink(), artifact.read_bytes()) == served
+    kept = {t.split("__")[2] for t in table_names(settings) if t.startswith("quarantine__")}
+    assert kept == {"raw", "features", "train", "val", "test"}
+    assert checks_pass(settings, instance)
 
 
 def test_quarantined_versions_past_retention_are_pruned(tmp_path: Path, instance):
