@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 import yaml
 from sklearn.datasets import make_classification
@@ -132,6 +133,22 @@ def seed_database(path: Path) -> Path:
 def make_settings(tmp_path: Path, storage: Storage, catalog: dict | None = None) -> Settings:
     catalog_path = write_catalog(tmp_path, catalog or small_catalog())
     return Settings(storage=storage, data_dir=tmp_path / "data", catalog_path=catalog_path)
+
+
+def file_settings(tmp_path: Path, storage: Storage, frame: pd.DataFrame, **extra) -> Settings:
+    """A binary dataset `files` read from `rows.csv` in tmp_path, written from `frame`."""
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    catalog = {
+        "datasets": [
+            {
+                "name": "files",
+                "classes": [0, 1],
+                "source": {"type": "file", "path": str(tmp_path / "rows.csv")},
+                **extra,
+            }
+        ]
+    }
+    return make_settings(tmp_path, storage, catalog)
 
 
 def materialize_all(settings: Settings, **kwargs) -> dg.ExecuteInProcessResult:

@@ -11,7 +11,7 @@ import pytest
 
 from ml_data_platform.definitions import CHECKS_ONLY_JOB, build_definitions, checks_job_name
 from ml_data_platform.settings import Settings, Storage
-from ml_data_platform_tests.conftest import make_settings, materialize_all
+from ml_data_platform_tests.conftest import file_settings, make_settings, materialize_all
 
 
 def run_checks(
@@ -36,21 +36,6 @@ def rows(n: int = 200, shift: float = 0.0, seed: int = 5) -> pd.DataFrame:
     return pd.DataFrame(
         {"a": rng.normal(size=n) + shift, "b": rng.normal(size=n), "target": np.arange(n) % 2}
     )
-
-
-def file_settings(tmp_path: Path, storage: Storage, frame: pd.DataFrame, **extra) -> Settings:
-    frame.to_csv(tmp_path / "rows.csv", index=False)
-    catalog = {
-        "datasets": [
-            {
-                "name": "files",
-                "classes": [0, 1],
-                "source": {"type": "file", "path": str(tmp_path / "rows.csv")},
-                **extra,
-            }
-        ]
-    }
-    return make_settings(tmp_path, storage, catalog)
 
 
 def test_checks_only_run_passes_on_good_stored_data(settings: Settings, instance):

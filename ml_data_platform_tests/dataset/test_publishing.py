@@ -17,7 +17,7 @@ from ml_data_platform.core.splitting import stratified_split
 from ml_data_platform.definitions import build_definitions, checks_job_name
 from ml_data_platform.settings import Settings, Storage
 from ml_data_platform.storage.export_versions import quarantined_exports
-from ml_data_platform_tests.conftest import BACKENDS, make_settings, materialize_all
+from ml_data_platform_tests.conftest import BACKENDS, file_settings, materialize_all
 
 
 def good_rows(n: int = 200) -> pd.DataFrame:
@@ -26,17 +26,7 @@ def good_rows(n: int = 200) -> pd.DataFrame:
 
 
 def settings_for(tmp_path: Path, storage: Storage, **extra) -> Settings:
-    catalog = {
-        "datasets": [
-            {
-                "name": "files",
-                "classes": [0, 1],
-                "source": {"type": "file", "path": str(tmp_path / "rows.csv")},
-                **extra,
-            }
-        ]
-    }
-    return make_settings(tmp_path, storage, catalog)
+    return file_settings(tmp_path, storage, good_rows(), **extra)
 
 
 def table_names(settings: Settings) -> list[str]:
