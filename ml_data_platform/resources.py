@@ -27,9 +27,10 @@ class ExportStore(dg.ConfigurableResource):
         return Path(self.data_dir).resolve()
 
     def artifact_path(self, dataset: str, name: str) -> Path:
-        """`<root>/artifacts/<dataset>/<name>`: fitted objects that serving loads."""
+        """`<root>/artifacts/<dataset>/<name>`, unresolved: serving loads it, and it is the
+        symlink each publish swaps to the published run's file."""
         check_safe_name(dataset, "dataset name")
-        return ensure_inside(self.root / "artifacts" / dataset / name, self.root)
+        return ensure_inside(self.root / "artifacts" / dataset, self.root) / name
 
     def dataset_dir(self, dataset: str) -> Path:
         """`<root>/exports/<dataset>`, unresolved: it is the symlink each export swaps."""

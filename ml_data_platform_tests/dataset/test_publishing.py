@@ -2,6 +2,8 @@
 its rows wait in quarantine, and releasing one publishes exactly it. Both backends."""
 
 import hashlib
+import json
+import os
 import sqlite3
 from pathlib import Path
 
@@ -202,6 +204,24 @@ def test_a_leaked_test_split_quarantines_the_whole_run(tmp_path: Path, storage: 
     kept = {t.split("__")[2] for t in table_names(settings) if t.startswith("quarantine__")}
     assert kept == {"raw", "features", "train", "val", "test"}
     assert checks_pass(settings, instance)
+
+
+def test_each_published_run_links_its_own_preprocessor_fit(tmp_path: Path, instance):
+    settings = settings_for(tmp_path, Storage.sqlite)
+    artifact = settings.data_dir / "artifacts" / "files" / "preprocessor.joblib"
+    fits = []
+    for seed in (1, 2):
+        good_rows().assign(b=lambda f, s=seed: f["b"] + s).to_csv(tmp_path / "rows.csv", index=False)
+        result = materialize_all(settings, instance=instance)
+        assert result.success and artifact.is_symlink()
+        target = artifact.parent / os.readlink(artifact)
+        assert target.name == f".preprocessor.{result.run_id.replace('-', '')[:12]}.joblib"
+        assert target.is_file() and not target.is_symlink()
+        fits.append(target.read_bytes())
+    assert fits[0] != fits[1]  # the second run's fit is served, the first is kept until pruned
+    manifest = json.loads((settings.exports_dir / "files" / "manifest.json").read_text())
+    assert manifest["preprocessor"]["path"] == str(artifact)
+    assert manifest["preprocessor"]["sha256"] == hashlib.sha256(fits[1]).hexdigest()
 
 
 def test_quarantined_versions_past_retention_are_pruned(tmp_path: Path, instance):
