@@ -6,6 +6,7 @@ import os
 import shutil
 import sqlite3
 import sys
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,7 @@ from sklearn.datasets import make_classification
 
 from ml_data_platform.definitions import build_definitions
 from ml_data_platform.settings import Settings, Storage
+from ml_data_platform.storage.export_versions import publish_export, stage_exports
 
 REPO = Path(__file__).resolve().parent.parent
 BACKENDS = [Storage.sqlite, Storage.duckdb]
@@ -172,3 +174,11 @@ def instance():
     """One instance for the materialization and the checks-only run, as in real use."""
     with dg.DagsterInstance.ephemeral() as ephemeral:
         yield ephemeral
+
+
+def write_exports(splits, out_dir: Path, data_dir: Path, lineage: dict, model_ready=None) -> dict:
+    """Stage an export and publish it at once, with no audit between (as a run does after
+    its checks pass). Returns the manifest."""
+    manifest, version = stage_exports(splits, out_dir, data_dir, lineage, uuid.uuid4().hex, model_ready)
+    publish_export(out_dir, version)
+    return manifest

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from ml_data_platform import ExportNotFoundError, load_data, load_frame
-from ml_data_platform.storage.export_versions import write_exports
+from ml_data_platform_tests.conftest import write_exports
 
 pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 

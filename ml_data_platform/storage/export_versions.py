@@ -196,20 +196,3 @@ def prune_quarantined_exports(exports_dir: Path, retention: timedelta) -> list[s
     for version in old:
         shutil.rmtree(exports_dir / version.name, ignore_errors=True)
     return [v.name for v in old]
-
-
-def write_exports(
-    splits: Mapping[str, LazyFrame],
-    out_dir: Path,
-    data_dir: Path,
-    lineage: Mapping[str, Any],
-    model_ready: Mapping[str, LazyFrame] | None = None,
-    run_id: str | None = None,
-) -> dict[str, Any]:
-    """Stage and publish at once, with no audit in between (tools and tests that write an
-    export directly). Returns the manifest."""
-    manifest, version = stage_exports(
-        splits, out_dir, data_dir, lineage, run_id or uuid.uuid4().hex, model_ready
-    )
-    publish_export(out_dir, version)
-    return manifest

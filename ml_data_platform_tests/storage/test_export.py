@@ -7,8 +7,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from ml_data_platform.storage import exports as export_module
-from ml_data_platform.storage.export_versions import write_exports
 from ml_data_platform.storage.exports import ExportError, ensure_inside, verify_exports
+from ml_data_platform_tests.conftest import write_exports
 
 pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
