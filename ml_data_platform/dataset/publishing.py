@@ -77,8 +77,8 @@ def settle(
         if folder is not None:
             names.append(quarantine_export(out_dir, folder, details).name)
         return announce(context, plan, stages, names, rejected)
-    if final_auditor(context, plan) != stage:
-        later = final_auditor(context, plan)
+    later = final_auditor(context, plan)
+    if later != stage:
         # not yet published: the run's last audit publishes it (its observation says so)
         return {PUBLISH_STATUS: f"passed; published with the run's versions when {plan.name}/{later} passes"}
     with publishing_lock(out_dir):  # this run's tables and export, not another run's between
@@ -139,10 +139,30 @@ def published_runs(instance: dg.DagsterInstance, key: dg.AssetKey) -> list[str]:
 
 
 def _metadata_of(instance: dg.DagsterInstance, key: dg.AssetKey, run_id: str) -> dict[str, Any] | None:
-    for record in instance.fetch_materializations(key, limit=LOOKBACK).records:
-        if record.run_id == run_id:
-            return {n: e.value for n, e in record.asset_materialization.metadata.items()}
+    """The metadata of run `run_id`'s materialization of `key`, searched newest first two
+    records a page: the run wanted is nearly always among the newest, and each record carries
+    the whole profile (megabytes for a wide table), so fetching many at once is the cost."""
+    cursor = None
+    for _ in range(LOOKBACK // 2):
+        page = instance.fetch_materializations(key, limit=2, cursor=cursor)
+        for record in page.records:
+            if record.run_id == run_id:
+                return {n: e.value for n, e in record.asset_materialization.metadata.items()}
+        if not page.has_more:
+            return None
+        cursor = page.cursor
     return None
+
+
+def _other_run(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, key: dg.AssetKey
+) -> str | None:
+    """The version a step reads when its own run wrote none: the quarantined one it audits
+    (an audit run), else the published one."""
+    if tag := context.run.tags.get(AUDIT_RUN_TAG):
+        return tag
+    published = published_runs(context.instance, key)
+    return published[0] if published else None
 
 
 def audited_run(
@@ -152,10 +172,7 @@ def audited_run(
     one (an audit run), else the published one."""
     if _metadata_of(context.instance, key, context.run.run_id) is not None:
         return context.run.run_id
-    if tag := context.run.tags.get(AUDIT_RUN_TAG):
-        return tag
-    published = published_runs(context.instance, key)
-    return published[0] if published else None
+    return _other_run(context, key)
 
 
 def audited_metadata(
@@ -163,7 +180,10 @@ def audited_metadata(
 ) -> dict[str, Any] | None:
     """Every metadata value of the materialization of the version this step reads: its own
     run's, the quarantined one it audits, else the published one (None: never written)."""
-    run = audited_run(context, key)
+    own = _metadata_of(context.instance, key, context.run.run_id)
+    if own is not None:
+        return own
+    run = _other_run(context, key)
     if run is not None:
         return _metadata_of(context.instance, key, run)
     records = context.instance.fetch_materializations(key, limit=1).records
