@@ -75,7 +75,7 @@ def _audit_jobs(
     """(definitions, [(job, its planned checks, run tags)]): the published data's checks per
     dataset, or (--quarantined) the rejected version's own checks against it."""
     if args.quarantined:
-        group = quarantine.together(settings, quarantine.find(settings, args.quarantined))
+        group = quarantine.together(settings, args.quarantined)
         tables = {r.version.base: r.version.name for r in group if r.kind == "table"}
         defs = build_definitions(settings, read_versions=tables)
         keys = {r.asset_key for r in group}

@@ -60,8 +60,8 @@ def rejected_versions(settings: Settings) -> list[Rejected]:
     return sorted(found, key=lambda r: r.version.created_at)
 
 
-def find(settings: Settings, name: str) -> Rejected:
-    for rejected in rejected_versions(settings):
+def find(settings: Settings, name: str, found: list[Rejected] | None = None) -> Rejected:
+    for rejected in found if found is not None else rejected_versions(settings):
         if rejected.version.name == name:
             return rejected
     raise VersionNotFoundError(
@@ -117,20 +117,24 @@ def drop(settings: Settings, name: str) -> str:
     return f"dropped {name}"
 
 
-def together(settings: Settings, rejected: Rejected) -> list[Rejected]:
-    """What goes with it: a run's versions of a dataset were quarantined together and are
-    audited and released together (the published tables and export stay one run's)."""
+def together(settings: Settings, name: str) -> list[Rejected]:
+    """The version `name` and what goes with it: a run's versions of a dataset were
+    quarantined together and are audited and released together (the published tables and
+    export stay one run's). The named version comes first."""
+    found = rejected_versions(settings)
+    rejected = find(settings, name, found)
     dataset, run_id = rejected.asset_key.path[0], rejected.version.run_id
-    return [
+    rest = [
         r
-        for r in rejected_versions(settings)
-        if r.version.run_id == run_id and r.asset_key.path[0] == dataset
+        for r in found
+        if r is not rejected and r.version.run_id == run_id and r.asset_key.path[0] == dataset
     ]
+    return [rejected, *rest]
 
 
 def release(settings: Settings, name: str, instance: dg.DagsterInstance) -> str:
     """Publish a quarantined version on purpose, as a run that records it on the asset."""
-    group = together(settings, find(settings, name))
+    group = together(settings, name)
 
     @dg.op(name="release_quarantined_version")
     def release_op(context: dg.OpExecutionContext) -> None:
