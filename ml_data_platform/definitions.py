@@ -32,9 +32,11 @@ def table_io_manager(
 ) -> TableIOManager:
     managers = {Storage.sqlite: SQLiteTableIOManager, Storage.duckdb: DuckDBTableIOManager}
     readers = {table: op for plan in plans for table, op in plan.last_readers().items()}
+    auditors = {table: op for plan in plans for table, op in plan.audit_readers().items()}
     return managers[settings.storage](
         database=str(settings.database_path),
         last_readers=readers,
+        audit_readers=auditors,
         quarantine_days=settings.quarantine_days,
         read_versions=read_versions or {},
     )

@@ -83,7 +83,7 @@ def test_platform_run_prints_a_summary(tmp_path: Path):
     lines = done.stdout.splitlines()
     assert lines[0].startswith("storage: sqlite")
     binary = next(line for line in lines if line.startswith("binary "))
-    assert binary.split()[1:6] == ["210", "45", "45", "19", "passed"]
+    assert binary.split()[1:6] == ["210", "45", "45", "20", "passed"]
     assert str(tmp_path / "data" / "exports" / "binary") in binary
     # The run is recorded in the instance that DAGSTER_HOME names, with the repository label
     # that the UI's job pages filter on (workspace.yaml names the same code location).
@@ -154,13 +154,13 @@ def test_check_command_exit_codes_for_pass_warn_and_error(tmp_path: Path):
     assert passed.returncode == 0, passed.stdout + passed.stderr[-2000:]
     header = passed.stdout.splitlines()[1].split()
     assert header == ["asset", "check", "severity", "result", "observed", "threshold"]
-    assert "19 passed, 0 failed (ERROR), 0 warned (WARN), 0 not run" in passed.stdout
+    assert "20 passed, 0 failed (ERROR), 0 warned (WARN), 0 not run" in passed.stdout
 
     catalog["datasets"][0]["quality"] = {"class_weights": [0.9, 0.1]}
     write_catalog(tmp_path, catalog)
     warned = run(check, env)
     assert warned.returncode == 0
-    assert "18 passed, 0 failed (ERROR), 1 warned (WARN), 0 not run" in warned.stdout
+    assert "19 passed, 0 failed (ERROR), 1 warned (WARN), 0 not run" in warned.stdout
     row = next(line for line in warned.stdout.splitlines() if "features_class_balance" in line)
     assert row.split()[2:4] == ["WARN", "FAILED"]
     assert run([*check, "--strict"], env).returncode == 1
@@ -175,7 +175,7 @@ def test_check_command_exit_codes_for_pass_warn_and_error(tmp_path: Path):
     # checks that read the rejected features wait behind the failed gate, and say so
     assert rows["splits_disjoint_complete_stratified"].split()[2:5] == ["ERROR", "NOT", "RUN"]
     assert rows["exports_match_manifest"].split()[2:4] == ["ERROR", "passed"]  # reads no table
-    assert "15 passed, 1 failed (ERROR), 1 warned (WARN), 2 not run" in failed.stdout
+    assert "15 passed, 1 failed (ERROR), 1 warned (WARN), 3 not run" in failed.stdout
 
 
 def test_quarantine_commands_list_show_audit_release_and_drop(tmp_path: Path):

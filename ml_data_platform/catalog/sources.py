@@ -66,6 +66,13 @@ class FileFormat(StrEnum):
     parquet = "parquet"
 
 
+class SampleFiles(Strict):
+    """Generated sample data for an empty landing folder (clearly marked: SAMPLE_* files)."""
+
+    files: int = Field(3, ge=1, le=366, description="How many daily files to write.")
+    rows_per_file: int = Field(500, ge=10, description="Rows in each file.")
+
+
 class FileSource(Strict):
     """A CSV or Parquet file, or a folder of them read together (by name order); a relative
     path is resolved against the catalog's folder."""
@@ -79,6 +86,11 @@ class FileSource(Strict):
     )
     delimiter: str = Field(",", description="CSV field separator, one character (e.g. ';' or '\\t').")
     encoding: str = Field("utf-8", description="CSV text encoding (e.g. latin-1, cp1252, utf-16).")
+    sample: SampleFiles | None = Field(
+        None,
+        description="Sample data: when the folder holds no files of its format, `ml-data-platform "
+        "run` writes generated daily files (SAMPLE_*) into it first. Leave out for real data.",
+    )
 
     @field_validator("delimiter")
     @classmethod

@@ -9,8 +9,9 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
 
+from ml_data_platform.catalog.incremental import FreshnessSpec, PartitionBy, PartitionSpec, SplitMethod
 from ml_data_platform.catalog.names import SPLITS, Strict, check_safe_name, safe_columns
-from ml_data_platform.catalog.sources import SeedDatabaseSource, Source, SyntheticSource
+from ml_data_platform.catalog.sources import FileSource, SeedDatabaseSource, Source, SyntheticSource
 from ml_data_platform.core.rules import RESERVED_COLUMNS, TableRules
 
 
@@ -18,6 +19,14 @@ class SplitRatios(Strict):
     train: float = Field(0.7, gt=0, lt=1, description="Share of rows in the train split.")
     val: float = Field(0.15, gt=0, lt=1, description="Share of rows in the validation split.")
     test: float = Field(0.15, gt=0, lt=1, description="Share of rows in the test split.")
+    method: SplitMethod = Field(
+        SplitMethod.auto,
+        description="hash: a keyed hash of each row's sample_index and the seed picks its split, so "
+        "no row ever moves as data grows (class shares within 5 binomial std of the ratios); "
+        "exact: a seeded per-class shuffle, class shares exact to one row but re-dealt when rows "
+        "change; auto: hash when rows have an identity (id_column, seed database, partitions), "
+        "else exact.",
+    )
 
     @model_validator(mode="after")
     def _sums_to_one(self) -> SplitRatios:
@@ -133,6 +142,14 @@ class DatasetSpec(Strict):
     preprocessing: PreprocessingSpec = Field(
         default_factory=PreprocessingSpec, description="Encoding settings of the preprocessor."
     )
+    partitions: PartitionSpec | None = Field(
+        None,
+        description="Store raw and features per partition (per landing file, or per day of an "
+        "event-time column); needs a file source and an id_column. None: one table per stage.",
+    )
+    freshness: FreshnessSpec | None = Field(
+        None, description="How old the last published data may get before it is stale."
+    )
 
     @field_validator("name")
     @classmethod
@@ -193,6 +210,7 @@ class DatasetSpec(Strict):
                 raise ValueError(f"quality.feature_bounds names categorical column(s) {bounded}")
         if self.id_column is not None and isinstance(self.source, SyntheticSource):
             raise ValueError("id_column needs a file or database source; synthetic rows have none")
+        self._partitions_fit()
         if isinstance(self.source, SyntheticSource):
             if self.classes is not None and sorted(self.classes) != self.source.declared_classes():
                 raise ValueError(
@@ -213,6 +231,33 @@ class DatasetSpec(Strict):
                 raise ValueError(f"quality.feature_bounds names unknown feature(s) {unknown}")
         return self
 
+    def _partitions_fit(self) -> None:
+        parts = self.partitions
+        if parts is None:
+            return
+        if not isinstance(self.source, FileSource):
+            raise ValueError("partitions need a file source (a landing folder of CSV or Parquet files)")
+        if self.id_column is None:
+            raise ValueError(
+                "partitions need an id_column: a row's identity must be unique across partitions "
+                "(row positions restart in every file)"
+            )
+        if self.split.method is SplitMethod.exact:
+            raise ValueError(
+                "split.method exact re-deals rows whenever a partition is added; partitioned "
+                "datasets use hash (omit split.method)"
+            )
+        if parts.by is PartitionBy.day:
+            named = {self.target, self.id_column, *(self.feature_columns or [])}
+            if parts.column in named:
+                raise ValueError(f"partition column {parts.column!r} is also the target, the id or a feature")
+
+    def split_method(self) -> SplitMethod:
+        """hash or exact: auto picks hash when rows carry an identity of their own."""
+        if self.split.method is not SplitMethod.auto:
+            return self.split.method
+        return SplitMethod.exact if self.identity_column() is None else SplitMethod.hash
+
     def rules(self) -> TableRules:
         """What validation and the contracts need, as plain values for the pure core."""
         codes = self.target_codes()
@@ -228,6 +273,8 @@ class DatasetSpec(Strict):
             feature_bounds=dict(self.quality.feature_bounds),
             drop_duplicates=self.on_duplicates is Policy.drop,
             drop_non_finite=self.on_non_finite is Policy.drop,
+            partitioned=self.partitions is not None,
+            extra_columns=(self.partitions.column,) if self.partitions and self.partitions.column else (),
         )
 
     def identity_column(self) -> str | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ml_data_platform.core.rules import TableRules
+from ml_data_platform.core.rules import PARTITION_COLUMN, TableRules
 
 
 @dataclass(frozen=True)
@@ -157,6 +157,7 @@ def features_contract(rules: TableRules, feature_names: Sequence[str]) -> Contra
             *(_feature_column(rules, n) for n in feature_names),
             Column(rules.target, "int64", nullable=False, isin=tuple(classes) if classes else None),
             Column("ingested_at", "datetime64[ns, UTC]", nullable=False),
+            *([Column(PARTITION_COLUMN, "text", nullable=False)] if rules.partitioned else []),
         ),
         exact_columns=True,
     )

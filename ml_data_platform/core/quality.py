@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ml_data_platform.core.contract import Contract, evaluate, invalid_rows
-from ml_data_platform.core.splitting import allocate, min_rows_per_class
+from ml_data_platform.core.splitting import allocate, hash_tolerance, min_rows_per_class
 
 ERROR = "ERROR"
 WARN = "WARN"
@@ -150,17 +150,18 @@ def check_class_balance(
     target: str,
     expected: dict[int, float] | None,
     tolerance: float,
-    ratios: Mapping[str, float],
+    ratios: Mapping[str, float] | None,
     previous: dict[int, float] | None = None,
 ) -> Outcome:
-    """ERROR when a class cannot be stratified; WARN when a share strays from the declared
-    one, or (nothing declared) from the published version's; with neither, it says so."""
+    """ERROR when a class cannot be stratified (exact splits pass `ratios`; a hash split
+    needs no minimum); WARN when a share strays from the declared one, or (nothing declared)
+    from the published version's; with neither, it says so."""
     counts = frame[target].value_counts().sort_index()
     total = int(counts.sum())
     shares = {int(k): float(v) / total for k, v in counts.items()} if total else {}
-    needed = min_rows_per_class(ratios)
+    needed = min_rows_per_class(ratios) if ratios else 1
     too_few = {int(k): int(v) for k, v in counts.items() if v < needed}
-    if expected is not None:
+    if expected is not None and ratios:
         too_few.update({c: 0 for c in expected if c not in shares})
     basis = "declared weights" if expected is not None else "published version's shares"
     reference = expected if expected is not None else previous
@@ -209,8 +210,10 @@ def check_splits(
     features: pd.DataFrame,
     target: str,
     ratios: Mapping[str, float],
+    hashed: bool = False,
 ) -> Outcome:
-    """Splits are disjoint, their union is exactly `features`, and each class hits the ratios ±1 row."""
+    """Splits are disjoint, their union is exactly `features`, and each class hits the
+    ratios: to one row (exact splits), or within `hash_tolerance` (hash splits)."""
     problems = []
     ids = {name: frame["sample_index"].to_numpy() for name, frame in splits.items()}
     # Sorting beats hashing for a million integer ids (np.unique hashes in numpy 2).
@@ -236,18 +239,18 @@ def check_splits(
             f"{total_rows} split rows vs {len(features)}"
         )
     class_counts = features[target].value_counts()
-    worst = 0.0
+    worst, worst_allowed = 0.0, 1.0
     off: list[str] = []
     for cls, count in sorted(class_counts.items()):
-        ideal = {name: count * ratio for name, ratio in ratios.items()}
         for name, frame in splits.items():
-            got = int((frame[target] == cls).sum())
-            gap = abs(got - ideal[name])
-            worst = max(worst, gap)
-            if gap > 1:
-                off.append(f"class {cls} in {name}: {got} rows vs {ideal[name]:.1f} expected")
+            ideal, got = count * ratios[name], int((frame[target] == cls).sum())
+            allowed = hash_tolerance(int(count), ratios[name]) if hashed else 1.0
+            if abs(got - ideal) / allowed >= worst / worst_allowed:
+                worst, worst_allowed = abs(got - ideal), allowed
+            if abs(got - ideal) > allowed:
+                off.append(f"class {cls} in {name}: {got} rows vs {ideal:.1f} expected (±{allowed:.1f})")
     if off:
-        problems.append("ratios off by more than one row per class: " + ", ".join(off[:5]))
+        problems.append("class shares off the ratios: " + ", ".join(off[:5]))
     sizes = {name: len(frame) for name, frame in splits.items()}
     return Outcome(
         passed=not problems,
@@ -259,12 +262,13 @@ def check_splits(
         },
         threshold={
             "ratios": dict(ratios),
-            "max_rows_off_per_class": 1,
+            "max_rows_off_per_class": round(worst_allowed, 3),
             "expected_sizes": allocate(len(features), ratios),
+            "method": "hash: within max(1, 5 binomial std) rows" if hashed else "exact: within one row",
         },
         metric="max_rows_off_per_class",
         value=round(worst, 3),
-        limit=1,
+        limit=round(worst_allowed, 3),
     )
 
 

@@ -91,3 +91,64 @@ def stratified_split(
         part.index = pd.RangeIndex(len(part))
         splits[name] = part
     return splits
+
+
+# Splits that never move: each row's split is a keyed hash of its identity and the seed,
+# compared with the cumulative ratios. Nothing else about the table enters, so a row keeps
+# its split as rows are added, in any processing order, on any engine that can compute it.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """SplitMix64's finalizer (uint64 in, uint64 out, wrapping): every input bit reaches
+    every output bit, so consecutive ids land anywhere in [0, 1)."""
+    z = values.astype(np.uint64, copy=True)
+    with np.errstate(over="ignore"):
+        z ^= z >> np.uint64(30)
+        z *= np.uint64(0xBF58476D1CE4E5B9)
+        z ^= z >> np.uint64(27)
+        z *= np.uint64(0x94D049BB133111EB)
+        z ^= z >> np.uint64(31)
+    return z
+
+
+def hash_unit(ids: np.ndarray, seed: int) -> np.ndarray:
+    """A uniform number in [0, 1) per id: SplitMix64 of (id + mix(seed) × golden ratio), top
+    53 bits. Same id and seed, same number, anywhere."""
+    key = _mix64(np.array([seed], dtype=np.uint64))[0]
+    with np.errstate(over="ignore"):
+        mixed = _mix64(ids.astype(np.int64).view(np.uint64) + key * _GOLDEN)
+    return (mixed >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+def hash_assignment(ids: np.ndarray, ratios: Mapping[str, float], seed: int) -> np.ndarray:
+    """The index (into `ratios`' order) of each id's split: the split whose cumulative ratio
+    interval holds its hash."""
+    edges = np.cumsum(list(ratios.values()))[:-1]
+    return np.searchsorted(edges, hash_unit(ids, seed), side="right")
+
+
+def hash_split(table: pd.DataFrame, ratios: Mapping[str, float], seed: int) -> dict[str, pd.DataFrame]:
+    """Split by `hash_assignment` of `sample_index`; each split sorted by sample_index. Class
+    shares are not forced: each class's count in a split is binomial around count × ratio
+    (see `hash_tolerance`), the price of a split no later row can move."""
+    ids = table["sample_index"].to_numpy()
+    assignment = hash_assignment(ids, ratios, seed)
+    order = np.argsort(ids, kind="stable")
+    splits = {}
+    for position, name in enumerate(ratios):
+        rows = order[assignment[order] == position]
+        part = table.iloc[rows]
+        part.index = pd.RangeIndex(len(part))
+        splits[name] = part
+    return splits
+
+
+HASH_SIGMAS = 5.0  # a class's count in a split stays within this many binomial std deviations
+
+
+def hash_tolerance(count: int, ratio: float) -> float:
+    """How far (in rows) a class of `count` rows may land from count × ratio in one split
+    under hash splitting: max(1, 5σ) with σ = √(count·ratio·(1 − ratio)). A correct hash
+    exceeds it with probability below 1e-6 per class and split."""
+    return max(1.0, HASH_SIGMAS * math.sqrt(count * ratio * (1 - ratio)))

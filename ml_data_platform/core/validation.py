@@ -10,7 +10,7 @@ import pandas as pd
 
 from ml_data_platform.core.blocks import float_block, take_rows
 from ml_data_platform.core.contract import non_numeric_examples
-from ml_data_platform.core.rules import TableRules
+from ml_data_platform.core.rules import PARTITION_COLUMN, TableRules
 
 
 class ValidationError(ValueError):
@@ -195,7 +195,7 @@ def _refuse_unusable(rules: TableRules, table: pd.DataFrame, report: CleaningRep
     if table.empty:
         raise ValidationError(f"dataset {rules.dataset!r}: no rows left after cleaning ({report.as_dict()})")
     labels = np.unique(table[rules.target].to_numpy())
-    if labels.size < 2:
+    if labels.size < 2 and not rules.partitioned:  # one day may hold one class; the union may not
         raise ValidationError(
             f"dataset {rules.dataset!r}: target {rules.target!r} has a single class ({labels.tolist()}); "
             "a classifier needs at least two, so check the source or the target column"
@@ -206,7 +206,8 @@ def validate_features(rules: TableRules, raw: pd.DataFrame) -> tuple[pd.DataFram
     """Typed features (float64, categorical ones as text) and target (int64), rows cleaned
     per the dataset's policies.
 
-    Output columns: sample_index, the features in declared order, the target, ingested_at.
+    Output columns: sample_index, the features in declared order, the target, ingested_at
+    (and partition_key in a partitioned dataset).
     """
     names = _feature_names(rules, raw)
     categorical = [n for n in names if n in rules.categorical_columns]
@@ -240,6 +241,8 @@ def validate_features(rules: TableRules, raw: pd.DataFrame) -> tuple[pd.DataFram
     table.insert(0, "sample_index", sample_index[kept])
     table[rules.target] = target[kept].astype(np.int64)
     table["ingested_at"] = raw["ingested_at"].array.take(kept)  # keeps the UTC dtype
+    if rules.partitioned:
+        table[PARTITION_COLUMN] = raw[PARTITION_COLUMN].to_numpy(dtype=object)[kept]
 
     report = CleaningReport(
         rows_in=len(raw),

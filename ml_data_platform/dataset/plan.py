@@ -13,6 +13,7 @@ import dagster as dg
 
 from ml_data_platform.catalog import RESERVED_COLUMNS, SPLITS, DatasetSpec
 from ml_data_platform.core.rules import TableRules
+from ml_data_platform.dataset.partitioning import backfill_policy, partitions_def
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.storage.artifacts import ARTIFACT
 from ml_data_platform.storage.versions import PUBLISH_AFTER_AUDIT
@@ -74,8 +75,31 @@ class DatasetPlan:
     def artifact_path(self, exports: ExportStore) -> Path:
         return exports.artifact_path(self.name, ARTIFACT)
 
+    @property
+    def partitioned(self) -> bool:
+        return self.spec.partitions is not None
+
+    @cached_property
+    def partitions(self) -> dg.PartitionsDefinition | None:
+        """raw's and features' partitions (None: one table per stage)."""
+        return partitions_def(self.spec)
+
+    def partitioned_asset(self) -> dict:
+        """The decorator arguments that partition raw and features."""
+        if not self.partitioned:
+            return {}
+        return {"partitions_def": self.partitions, "backfill_policy": backfill_policy(self.spec)}
+
     def last_readers(self) -> dict[str, str]:
         """Table -> the op that reads its in-run copy last: raw's checks gate features, so the
         features asset reads raw last; the split checks gate train, so they read features
-        after every other reader."""
-        return {self.table("raw"): self.op_name("features"), self.table("features"): self.check_op("train")}
+        after every other reader (partitioned: the features checks; the splits read every
+        partition from storage)."""
+        features_reader = self.check_op("features" if self.partitioned else "train")
+        return {self.table("raw"): self.op_name("features"), self.table("features"): features_reader}
+
+    def audit_readers(self) -> dict[str, str]:
+        """Partitioned table -> its check step, which audits just the partitions its run wrote."""
+        if not self.partitioned:
+            return {}
+        return {self.table(stage): self.check_op(stage) for stage in ("raw", "features")}

@@ -20,6 +20,7 @@ from ml_data_platform.core.validation import ValidationError, validate_features
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import quality_metadata, versioned_output
 from ml_data_platform.dataset.plan import AUDITED, DatasetPlan
+from ml_data_platform.sources.partitions import read_partitions
 from ml_data_platform.sources.readers import read_source, stamp_raw
 
 
@@ -111,14 +112,17 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     @dg.asset(
         key=plan.key("raw"),
+        **plan.partitioned_asset(),
         metadata=AUDITED,
         group_name=plan.name,
         kinds={"pandas"},
         description=f"{spec.description} Rows as they came from the {spec.source.type} source, "
-        "plus sample_index and ingested_at; never edited afterwards.".strip(),
+        "plus sample_index and ingested_at; never edited afterwards."
+        + (f" One partition per {spec.partitions.by.value}." if plan.partitioned else ""),
     )
     def raw(context: dg.AssetExecutionContext) -> dg.Output:
-        frame = stamp_raw(read_source(spec), datetime.now(UTC), spec.identity_column(), plan.name)
+        rows = read_partitions(spec, context.partition_keys) if plan.partitioned else read_source(spec)
+        frame = stamp_raw(rows, datetime.now(UTC), spec.identity_column(), plan.name)
         return versioned_output(
             frame,
             metadata={

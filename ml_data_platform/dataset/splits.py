@@ -1,5 +1,6 @@
-"""train / val / test: the features split by class with the dataset's seed, and the checks
-that gate them: disjoint, complete and stratified splits; train and test alike."""
+"""train / val / test: the features split by the dataset's method and seed (a keyed hash of
+each row's identity, or an exact per-class shuffle), and the checks that gate them:
+disjoint, complete and stratified splits, no published row moved, train and test alike."""
 
 from dataclasses import dataclass
 
@@ -7,36 +8,68 @@ import dagster as dg
 import pandas as pd
 
 from ml_data_platform.catalog import SPLITS
+from ml_data_platform.catalog.incremental import SplitMethod
 from ml_data_platform.core.drift import check_split_distribution
-from ml_data_platform.core.quality import check_splits
-from ml_data_platform.core.splitting import stratified_split
+from ml_data_platform.core.quality import Outcome, check_splits
+from ml_data_platform.core.splitting import hash_split, stratified_split
+from ml_data_platform.core.stability import check_split_stability
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import class_counts, versioned_output
 from ml_data_platform.dataset.plan import AUDITED, DatasetPlan
+from ml_data_platform.dataset.publishing import reference_metadata
+
+SPLIT_DEFINITION = "split_definition"  # method, seed, ratios: what decides each row's split
 
 
 @dataclass(frozen=True)
 class SplitInputs:
+    context: dg.AssetCheckExecutionContext
     train: pd.DataFrame
     val: pd.DataFrame
     test: pd.DataFrame
     features: pd.DataFrame
 
 
+def split_definition(plan: DatasetPlan) -> dict:
+    spec = plan.spec
+    return {"method": spec.split_method().value, "seed": spec.seed, "ratios": spec.split.as_dict()}
+
+
+def _stability(plan: DatasetPlan, inputs: SplitInputs) -> Outcome:
+    """This run's splits against the published ones (read from storage: the run's own are
+    still staged), unless the version audited is the published one."""
+    tables = inputs.context.resources.io_manager
+    previous = {name: tables.read_column(plan.table(name), "sample_index") for name in SPLITS}
+    current = {name: getattr(inputs, name)["sample_index"].to_numpy() for name in SPLITS}
+    known = None if any(ids is None for ids in previous.values()) else previous
+    before = reference_metadata(inputs.context, plan.key("train")).get(SPLIT_DEFINITION)
+    hashed = plan.spec.split_method() is SplitMethod.hash
+    return check_split_stability(current, known, split_definition(plan), before, hashed)
+
+
 def split_checks(plan: DatasetPlan) -> list[Check]:
     spec = plan.spec
+    hashed = spec.split_method() is SplitMethod.hash
     return [
         Check(
             "splits_disjoint_complete_stratified",
-            "No sample_index in two splits, the union is exactly the features, every class within "
-            "one row of its split ratio.",
+            "No sample_index in two splits, the union is exactly the features, every class near its "
+            "split ratio (exact: within one row; hash: within max(1, 5 binomial std) rows).",
             lambda i: check_splits(
                 {"train": i.train, "val": i.val, "test": i.test},
                 i.features,
                 spec.target,
                 spec.split.as_dict(),
+                hashed,
             ),
             reads=("val", "test", "features"),
+        ),
+        Check(
+            "splits_stable",
+            "No row published in one split is now in another (ERROR for hash splits with the same "
+            "method, seed and ratios; reported only when the definition changed or splits are exact).",
+            lambda i: _stability(plan, i),
+            reads=("val", "test"),
         ),
         Check(
             "train_test_distribution",
@@ -50,9 +83,21 @@ def split_checks(plan: DatasetPlan) -> list[Check]:
     ]
 
 
+def split_rows(plan: DatasetPlan, features: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    spec = plan.spec
+    if spec.split_method() is SplitMethod.hash:
+        return hash_split(features, spec.split.as_dict(), spec.seed)
+    return stratified_split(features, spec.target, spec.split.as_dict(), spec.seed)
+
+
 def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetChecksDefinition]]:
     spec = plan.spec
     ratios = spec.split.as_dict()
+    how = (
+        f"a keyed hash of sample_index with seed {spec.seed} (a row never changes split)"
+        if spec.split_method() is SplitMethod.hash
+        else f"stratified by {spec.target}, seed {spec.seed}"
+    )
 
     @dg.multi_asset(
         outs={
@@ -61,8 +106,8 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
                 metadata=AUDITED,
                 group_name=plan.name,
                 kinds={"pandas"},
-                description=f"The {name} split: stratified by {spec.target}, "
-                f"{ratios[name]:.0%} of each class, seed {spec.seed}.",
+                description=f"The {name} split ({ratios[name]:.0%}), by {how}"
+                + (", of every published partition." if plan.partitioned else "."),
             )
             for name in SPLITS
         },
@@ -70,9 +115,10 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         name=f"{plan.name}__splits",
     )
     def splits(context: dg.AssetExecutionContext, features: pd.DataFrame):
-        parts = stratified_split(features, spec.target, ratios, spec.seed)
-        for name, frame in parts.items():
-            yield versioned_output(frame, output_name=name, metadata=class_counts(frame[spec.target]))
+        definition = {SPLIT_DEFINITION: dg.MetadataValue.json(split_definition(plan))}
+        for name, frame in split_rows(plan, features).items():
+            counts = class_counts(frame[spec.target])
+            yield versioned_output(frame, output_name=name, metadata={**counts, **definition})
 
     checks = split_checks(plan)
 
@@ -84,6 +130,8 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         test: pd.DataFrame,
         features: pd.DataFrame,
     ):
-        yield from run_checks(context, plan, "train", checks, SplitInputs(train, val, test, features))
+        yield from run_checks(
+            context, plan, "train", checks, SplitInputs(context, train, val, test, features)
+        )
 
     return [splits], [split_step]

@@ -67,7 +67,7 @@ def file_reading(spec: DatasetSpec) -> FileReading:
     """What reading this dataset's files needs: format, parsing, and the columns it names."""
     source: FileSource = spec.source
     identity = spec.identity_column()
-    named = [spec.target, *([identity] if identity else [])]
+    named = [spec.target, *([identity] if identity else []), *spec.rules().extra_columns]
     declared = [*spec.feature_columns, *named] if spec.feature_columns is not None else None
     # Category and declared text-label columns are read as text, so "007" stays "007".
     text = [*spec.categorical_columns, *([spec.target] if spec.label_mapping() else [])]
@@ -157,7 +157,12 @@ def read_seed_database(spec: DatasetSpec) -> pd.DataFrame:
 def read_source(spec: DatasetSpec) -> pd.DataFrame:
     """The source's rows, unchanged but for column selection when feature_columns is declared."""
     readers = {"synthetic": generate_synthetic, "file": read_file, "seed_sqlite": read_seed_database}
-    frame = readers[spec.source.type](spec)
+    return select_columns(spec, readers[spec.source.type](spec))
+
+
+def select_columns(spec: DatasetSpec, frame: pd.DataFrame) -> pd.DataFrame:
+    """The catalog's columns of the source's rows (all of them unless feature_columns is
+    declared), refusing a source that lacks one or brings a platform column."""
     identity = spec.identity_column()
     clashing = sorted(RESERVED_COLUMNS & set(frame.columns) - {identity})
     if clashing:
@@ -176,7 +181,8 @@ def read_source(spec: DatasetSpec) -> pd.DataFrame:
             f"{list(frame.columns)[:12]}. Fix the source or target in the catalog"
         )
     if spec.feature_columns is not None:
-        wanted = [*spec.feature_columns, spec.target, *([identity] if identity else [])]
+        extra = list(spec.rules().extra_columns)
+        wanted = [*spec.feature_columns, spec.target, *([identity] if identity else []), *extra]
         missing = [c for c in wanted if c not in frame.columns]
         if missing:
             raise SourceError(

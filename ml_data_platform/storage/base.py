@@ -6,13 +6,22 @@ from __future__ import annotations
 import re
 from abc import abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
+from ml_data_platform.core.rules import PARTITION_COLUMN
 from ml_data_platform.storage import versions as v
 from ml_data_platform.storage.columns import logical_type
+from ml_data_platform.storage.partitions import (
+    PartitionError,
+    check_partition_rows,
+    key_filter,
+    schema_change,
+)
 from ml_data_platform.storage.recent import RecentWrites
 from ml_data_platform.storage.versioned import VersionedTables
 
@@ -121,6 +130,11 @@ class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
         description="A staged version whose writer is on another host (or whose pid was reused) "
         "is cleaned up after this long; one whose process died on this host, at the next write.",
     )
+    audit_readers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Partitioned table -> the op that audits it: it reads just the partitions its "
+        "run wrote (every other reader of an unpartitioned asset gets every partition).",
+    )
     read_versions: dict[str, str] = Field(
         default_factory=dict,
         description="Table -> a quarantined version to read in its place, to audit it before "
@@ -137,12 +151,17 @@ class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
         after the `before` statements in the same transaction."""
 
     @abstractmethod
+    def read_column(self, table_name: str, column: str) -> np.ndarray | None:
+        """One column of a table as a numpy array (None when the table does not exist)."""
+
+    @abstractmethod
     def engine_errors(self) -> tuple[type[Exception], ...]:
         """The engine's own exception types, reported as StorageError with a short reason."""
 
     @abstractmethod
-    def read_table(self, table_name: str) -> pd.DataFrame:
-        """The table with the dtypes it was written with; TableNotFoundError when absent."""
+    def read_table(self, table_name: str, where: str = "", params: Sequence[Any] = ()) -> pd.DataFrame:
+        """The table's rows (those matching `where`, its values bound from `params`) with the
+        dtypes they were written with; TableNotFoundError when absent."""
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         if not isinstance(obj, pd.DataFrame):
@@ -161,9 +180,15 @@ class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
             logical_type(str(name), obj[name])
         asset = context.asset_key.to_user_string()
         self.refuse_shape(asset, table_name, obj)
+        keys = list(context.asset_partition_keys) if context.has_asset_partitions else None
+        if keys is not None:
+            self._refuse_partitions(asset, table_name, obj, keys)
         self._recent.forget(self.database, table_name)
         audited = bool((context.definition_metadata or {}).get(v.PUBLISH_AFTER_AUDIT))
-        written = self._write(asset, table_name, context.run_id, obj, staged=audited)
+        # a partition is always staged first: publishing it replaces just its rows
+        written = self._write(asset, table_name, context.run_id, obj, audited or keys is not None, keys)
+        if keys is not None and not audited:
+            self.publish([self._staged_here[context.run_id][table_name]])
         self._recent.put(self.database, table_name, context.run_id, obj, self.memory_cache_mb << 20)
         status = "awaiting audit: published if its blocking checks pass" if audited else "published"
         context.add_output_metadata(
@@ -174,14 +199,35 @@ class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
             }
         )
 
-    def _write(self, asset: str, table_name: str, run_id: str, frame: pd.DataFrame, staged: bool) -> str:
+    def _refuse_partitions(self, asset: str, table_name: str, frame: pd.DataFrame, keys: list[str]) -> None:
+        """Before writing: every row belongs to a partition being written, and the columns fit
+        the published table's unless every partition it holds is being rewritten."""
+        check_partition_rows(asset, frame, keys)
+        published = [(name, "") for name, _ in self.table_columns(table_name)]
+        if published:
+            others = sorted(set(self.stored_partitions(table_name)) - set(keys))
+            problem = schema_change(asset, published, [(str(c), "") for c in frame.columns], others)
+            if problem:
+                raise PartitionError(problem)
+
+    def _write(
+        self,
+        asset: str,
+        table_name: str,
+        run_id: str,
+        frame: pd.DataFrame,
+        staged: bool,
+        partitions: list[str] | None = None,
+    ) -> str:
         """Write the frame as this run's staged version (the published table stays untouched
         until the check step publishes it), or straight over the table. Returns where."""
         try:
             if not self._cleaned:
                 self.clean_up()
                 self._cleaned = True
-            target, register = v.register_staged(table_name, run_id) if staged else (table_name, [])
+            target, register = (
+                v.register_staged(table_name, run_id, partitions) if staged else (table_name, [])
+            )
             self.write_table(target, frame, before=register)  # recorded and written together
             if staged:
                 self._staged_here.setdefault(run_id, {})[table_name] = v.Version.from_row(register[-1][1])
@@ -201,6 +247,8 @@ class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         table_name = table_name_for(context.asset_key)
         upstream = context.upstream_output
+        if context.has_asset_partitions and table_name not in self.read_versions:
+            return self._load_partitions(context, table_name, upstream)
         cached = upstream and self._recent.get(self.database, table_name, upstream.run_id)
         if cached is not None:
             if self.last_readers.get(table_name) == context.op_def.name:
@@ -211,6 +259,41 @@ class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
             return self.read_table(name)
         except TableNotFoundError:
             raise TableNotFoundError(self._missing(context.asset_key, table_name)) from None
+
+    def _load_partitions(
+        self, context: dg.InputContext, table_name: str, upstream: dg.OutputContext | None
+    ) -> pd.DataFrame:
+        """The partitions the reader asks for: this run's staged rows for the partitions it
+        wrote, published rows for the rest. The asset's own check step (`audit_readers`)
+        reads just the run's rows, whatever partitions Dagster hands it."""
+        keys = list(context.asset_partition_keys)
+        staged = self.staged_in_run(upstream.run_id).get(table_name) if upstream is not None else None
+        if staged is None:
+            return self._published_rows(context.asset_key, table_name, keys)
+        own = staged.partitions or []
+        mine = self._recent.get(self.database, table_name, staged.run_id)
+        if mine is None:
+            mine = self.read_table(staged.name)
+        elif self.last_readers.get(table_name) == context.op_def.name:
+            self._recent.forget(self.database, table_name)
+        if self.audit_readers.get(table_name) == context.op_def.name:
+            return mine
+        if not set(own) <= set(keys):
+            mine = mine[mine[PARTITION_COLUMN].isin(keys)].reset_index(drop=True)
+        rest = [k for k in keys if k not in set(own)]
+        if not rest or not self.stored_partitions(table_name):
+            return mine
+        published = self._published_rows(context.asset_key, table_name, rest)
+        return pd.concat([published, mine], ignore_index=True)
+
+    def _published_rows(self, key: dg.AssetKey, table_name: str, keys: list[str]) -> pd.DataFrame:
+        stored = self.stored_partitions(table_name)
+        if not stored:
+            raise TableNotFoundError(self._missing(key, table_name))
+        if set(stored) <= set(keys):
+            return self.read_table(table_name)
+        where, params = key_filter(keys, self.quote)
+        return self.read_table(table_name, where, params)
 
     def _visible(self, table_name: str, upstream: dg.OutputContext | None) -> str:
         """This run's staged version while it awaits audit (its check step reads it), else the

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from pydantic import Field
@@ -19,6 +20,10 @@ from ml_data_platform.storage.columns import restore_frame
 from ml_data_platform.storage.versions import Statement
 
 _VIEW = "_ml_platform_incoming"
+_DESCRIBE = (
+    "SELECT column_name, data_type FROM information_schema.columns "
+    "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position"
+)
 
 
 def _quote(identifier: str) -> str:
@@ -129,16 +134,29 @@ class DuckDBTableIOManager(TableIOManager):
                 return []
             return connection.execute(sql, list(params) or None).fetchall()
 
-    def read_table(self, table_name: str) -> pd.DataFrame:
+    def table_columns(self, table_name: str) -> list[tuple[str, str]]:
+        if not Path(self.database).is_file():
+            return []
+        return [tuple(row) for row in self.query(_DESCRIBE, (table_name,))]
+
+    def read_column(self, table_name: str, column: str) -> np.ndarray | None:
+        if not self.table_columns(table_name):
+            return None
+        with self._connect(read_only=True) as connection:
+            table = connection.sql(f"SELECT {_quote(column)} FROM {_quote(table_name)}").arrow().read_all()
+        return table.column(0).to_numpy()
+
+    def read_table(self, table_name: str, where: str = "", params: Sequence[Any] = ()) -> pd.DataFrame:
         if not Path(self.database).is_file():
             raise TableNotFoundError(table_name)
         with self._connect(read_only=True) as connection:
-            described = connection.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position",
-                [table_name],
-            ).fetchall()
+            described = connection.execute(_DESCRIBE, [table_name]).fetchall()
             if not described:
                 raise TableNotFoundError(table_name)
-            frame = connection.sql(f"SELECT * FROM {_quote(table_name)}").arrow().read_all()
+            condition = f" WHERE {where}" if where else ""
+            sql = f"SELECT * FROM {_quote(table_name)}{condition}"
+            if params:
+                frame = connection.execute(sql, list(params)).to_arrow_table()
+            else:  # the relation API streams Arrow batches (the path the benchmarks measure)
+                frame = connection.sql(sql).arrow().read_all()
         return restore_frame(frame.to_pandas(), described)

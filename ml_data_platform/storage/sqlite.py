@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import adbc_driver_manager
 import adbc_driver_sqlite.dbapi as adbc
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -145,7 +146,23 @@ class SQLiteTableIOManager(TableIOManager):
             connection.adbc_connection.rollback()
         return rows
 
-    def read_table(self, table_name: str) -> pd.DataFrame:
+    def table_columns(self, table_name: str) -> list[tuple[str, str]]:
+        if not Path(self.database).is_file():
+            return []
+        return [
+            tuple(row) for row in self.query("SELECT name, type FROM pragma_table_info(?)", (table_name,))
+        ]
+
+    def read_column(self, table_name: str, column: str) -> np.ndarray | None:
+        if not self.table_columns(table_name):
+            return None
+        with self._connect() as connection, connection.cursor() as cursor:
+            cursor.execute(f"SELECT {_quote(column)} FROM {_quote(table_name)}")
+            values = cursor.fetch_arrow_table().column(0).to_numpy()
+            connection.adbc_connection.rollback()
+        return values
+
+    def read_table(self, table_name: str, where: str = "", params: Sequence[Any] = ()) -> pd.DataFrame:
         if not Path(self.database).is_file():
             raise TableNotFoundError(table_name)
         with self._connect() as connection, connection.cursor() as cursor:
@@ -153,7 +170,8 @@ class SQLiteTableIOManager(TableIOManager):
             info = cursor.fetchall()
             if not info:
                 raise TableNotFoundError(table_name)
-            cursor.execute(f"SELECT * FROM {_quote(table_name)}")
+            condition = f" WHERE {where}" if where else ""
+            cursor.execute(f"SELECT * FROM {_quote(table_name)}{condition}", tuple(params) or None)
             table = cursor.fetch_arrow_table()
             connection.adbc_connection.rollback()
         return restore_frame(table.to_pandas(), info)

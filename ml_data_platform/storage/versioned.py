@@ -10,7 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from ml_data_platform.core.rules import PARTITION_COLUMN
 from ml_data_platform.storage import versions as v
+from ml_data_platform.storage.partitions import PartitionError, merge_statements, schema_change
 
 
 class VersionedTables:
@@ -27,6 +29,17 @@ class VersionedTables:
     @staticmethod
     @abstractmethod
     def quote(identifier: str) -> str: ...
+
+    @abstractmethod
+    def table_columns(self, table_name: str) -> list[tuple[str, str]]:
+        """(name, engine type) of each column in order; empty when the table does not exist."""
+
+    def stored_partitions(self, table_name: str) -> list[str]:
+        """The partition keys a partitioned table holds rows of (none when it does not exist)."""
+        if not self.table_columns(table_name):
+            return []
+        sql = f"SELECT DISTINCT {self.quote(PARTITION_COLUMN)} FROM {self.quote(table_name)} ORDER BY 1"
+        return [row[0] for row in self.query(sql)]
 
     def versions(self, where: str = "", params: Sequence[Any] = ()) -> list[v.Version]:
         """Staged and quarantined versions (matching an optional SQL condition), oldest first."""
@@ -55,9 +68,22 @@ class VersionedTables:
             self._staged_here.get(version.run_id, {}).pop(version.base, None)
 
     def publish(self, staged: Sequence[v.Version]) -> None:
-        """Rename staged versions over their published tables, together, in one transaction."""
-        self.execute([s for x in staged for s in v.publish_statements(x, self.quote)])
+        """Rename staged versions over their published tables (a partitioned version replaces
+        just its partitions' rows), together, in one transaction."""
+        self.execute([s for x in staged for s in self._publish_statements(x)])
         self._settled(staged)
+
+    def _publish_statements(self, version: v.Version) -> list[v.Statement]:
+        if version.partitions is None:
+            return v.publish_statements(version, self.quote)
+        published, written = self.table_columns(version.base), self.table_columns(version.name)
+        if published and published == written:
+            return merge_statements(version, [name for name, _ in written], self.quote)
+        others = sorted(set(self.stored_partitions(version.base)) - set(version.partitions))
+        problem = schema_change(version.base, published, written, others)
+        if problem:
+            raise PartitionError(problem)
+        return v.publish_statements(version, self.quote)  # new table, or every partition anew
 
     def quarantine(self, staged: Sequence[v.Version], details: dict[str, Any]) -> list[str]:
         """Move staged versions into quarantine, with why; returns their new names."""

@@ -63,7 +63,12 @@ class Version:
     created_at: datetime
     host: str
     pid: int
-    details: dict[str, Any]
+    details: dict[str, Any]  # why it was rejected; which partitions it holds
+
+    @property
+    def partitions(self) -> list[str] | None:
+        """The partitions whose rows it holds (None: a whole, unpartitioned table)."""
+        return self.details.get("partitions")
 
     @classmethod
     def from_row(cls, row: tuple) -> Version:
@@ -92,11 +97,14 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
-def register_staged(table: str, run_id: str) -> tuple[str, list[Statement]]:
+def register_staged(
+    table: str, run_id: str, partitions: list[str] | None = None
+) -> tuple[str, list[Statement]]:
     """The staged name and the statements that record it (before its rows are written, so a
     crash after them leaves a record the next cleanup finds)."""
     name = staged_name(table, run_id)
-    row = (name, table, STAGED, run_id, now_utc().isoformat(), socket.gethostname(), os.getpid(), "{}")
+    details = json.dumps({"partitions": partitions} if partitions is not None else {})
+    row = (name, table, STAGED, run_id, now_utc().isoformat(), socket.gethostname(), os.getpid(), details)
     return name, [
         (LOG_DDL, ()),
         (f"DELETE FROM {LOG} WHERE name = ?", (name,)),
@@ -130,7 +138,7 @@ def quarantine_statements(version: Version, details: dict[str, Any], quote) -> t
                 now_utc().isoformat(),
                 version.host,
                 version.pid,
-                json.dumps(details, default=str),
+                json.dumps({**version.details, **details}, default=str),
             ),
         ),
     ]

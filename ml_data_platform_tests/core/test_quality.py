@@ -187,7 +187,7 @@ def test_splits_check_fails_when_ratios_are_off(features):
     parts = {"train": features.iloc[:50], "val": features.iloc[50:75], "test": features.iloc[75:]}
     outcome = check_splits(parts, features, "target", RATIOS)
     assert not outcome.passed
-    assert "ratios off by more than one row per class" in outcome.summary
+    assert "class shares off the ratios" in outcome.summary and "(±1.0)" in outcome.summary
 
 
 def test_schema_change_is_summarized_by_counts_and_first_names():

@@ -41,7 +41,7 @@ def rows(n: int = 200, shift: float = 0.0, seed: int = 5) -> pd.DataFrame:
 def test_checks_only_run_passes_on_good_stored_data(settings: Settings, instance):
     materialize_all(settings, instance=instance)
     evaluations = run_checks(settings, instance)
-    assert len(evaluations) == 2 * 19
+    assert len(evaluations) == 2 * 20
     assert [k for k, e in evaluations.items() if not e.passed] == []
 
 

@@ -37,6 +37,7 @@ CHECKS = [
     ("test", "column_schema_change", False),
     ("train", "column_schema_change", False),
     ("train", "splits_disjoint_complete_stratified", True),
+    ("train", "splits_stable", True),
     ("train", "train_test_distribution", False),
     ("val", "column_schema_change", False),
 ]

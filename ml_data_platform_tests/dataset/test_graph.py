@@ -42,7 +42,7 @@ def test_whole_graph_materializes_with_every_gate_passing(settings: Settings):
     result = materialize_all(settings)
     assert result.success
     evaluations = result.get_asset_check_evaluations()
-    assert len(evaluations) == 2 * 19
+    assert len(evaluations) == 2 * 20
     assert [e.check_name for e in evaluations if not e.passed] == []
     for dataset in ("binary", "multi"):
         manifest = read_manifest(settings.exports_dir / dataset)

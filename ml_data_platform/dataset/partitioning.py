@@ -1,0 +1,53 @@
+"""A partitioned dataset in Dagster's terms: its PartitionsDefinition (dynamic, one key per
+landing file; or daily from the catalog's start), how a range runs (one run per range), and
+keeping the landing folder's files registered as partitions."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from ml_data_platform.catalog import DatasetSpec
+from ml_data_platform.catalog.incremental import PartitionBy
+from ml_data_platform.sources.partitions import landing_keys, partition_days
+from ml_data_platform.sources.sample import write_sample_files
+
+
+def files_partitions_name(dataset: str) -> str:
+    return f"{dataset}_files"
+
+
+def partitions_def(spec: DatasetSpec) -> dg.PartitionsDefinition | None:
+    parts = spec.partitions
+    if parts is None:
+        return None
+    if parts.by is PartitionBy.file:
+        return dg.DynamicPartitionsDefinition(name=files_partitions_name(spec.name))
+    # Completed UTC days only: today's partition appears tomorrow, when its rows are in.
+    return dg.DailyPartitionsDefinition(start_date=parts.start.isoformat(), timezone="UTC")
+
+
+def backfill_policy(spec: DatasetSpec) -> dg.BackfillPolicy | None:
+    """A range of partitions runs as one run (one read, one staged version, one publish)."""
+    return dg.BackfillPolicy.single_run() if spec.partitions is not None else None
+
+
+def register_landing_files(instance: dg.DagsterInstance, spec: DatasetSpec) -> list[str]:
+    """Add the landing folder's new files as partitions (writing the declared sample files
+    into an empty folder first); returns the keys that were new."""
+    write_sample_files(spec)
+    name = files_partitions_name(spec.name)
+    known = set(instance.get_dynamic_partitions(name))
+    new = [key for key in landing_keys(spec.source) if key not in known]
+    if new:
+        instance.add_dynamic_partitions(name, new)
+    return new
+
+
+def partitions_to_run(instance: dg.DagsterInstance, spec: DatasetSpec) -> list[str]:
+    """Every partition that holds source data, in key order: the landing files (registered
+    here), or the days with events that the daily definition already includes."""
+    if spec.partitions.by is PartitionBy.file:
+        register_landing_files(instance, spec)
+        return list(instance.get_dynamic_partitions(files_partitions_name(spec.name)))
+    known = set(partitions_def(spec).get_partition_keys())
+    return [day for day in partition_days(spec) if day in known]
