@@ -9,10 +9,11 @@ import json
 import dagster as dg
 
 from ml_data_platform import quarantine
-from ml_data_platform.catalog import CatalogError
+from ml_data_platform.catalog import CatalogError, load_catalog
 from ml_data_platform.dataset import check_op_name
 from ml_data_platform.dataset.publishing import AUDIT_RUN_TAG
 from ml_data_platform.definitions import build_definitions, checks_job_name
+from ml_data_platform.freshness import freshness_rows
 from ml_data_platform.project import project_instance, settings_for
 from ml_data_platform.run_report import RunResult, user_error
 from ml_data_platform.settings import Settings
@@ -117,6 +118,10 @@ def check(args: argparse.Namespace) -> int:
                 run_config={"loggers": {"console": {"config": {"log_level": level}}}},
             )
             rows += check_rows(result, planned)
+    if not args.quarantined:  # freshness is about the published data
+        catalog = load_catalog(settings.catalog_path)
+        wanted = sorted(set(args.dataset)) if args.dataset else catalog.names()
+        rows += freshness_rows(settings, [catalog.get(name) for name in wanted])
     print(f"storage: {settings.storage.value} ({settings.database_path})")
     if args.quarantined:
         print(f"auditing the quarantined version {args.quarantined}, not the published data")

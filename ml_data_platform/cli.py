@@ -5,60 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-import dagster as dg
-
 from ml_data_platform import quarantine
 from ml_data_platform.catalog import CatalogError
 from ml_data_platform.check_command import check
-from ml_data_platform.definitions import REPOSITORY_LABEL, build_definitions
 from ml_data_platform.project import project_instance, settings_for
-from ml_data_platform.run_report import failure_block, summarize
-from ml_data_platform.sensors import failure_record
+from ml_data_platform.run_command import run
 from ml_data_platform.settings import STORAGE_ENV, SettingsError, Storage
-from ml_data_platform.storage.failures import record_failure
 from ml_data_platform.storage.versions import VersionNotFoundError
-
-
-def run(args: argparse.Namespace) -> int:
-    settings = settings_for(args)
-    defs = build_definitions(settings)
-    datasets = sorted({key.path[0] for key in defs.resolve_asset_graph().get_all_asset_keys()})
-    if args.dataset:
-        unknown = sorted(set(args.dataset) - set(datasets))
-        if unknown:
-            raise CatalogError(f"unknown dataset(s) {unknown}; the catalog has {datasets}")
-        datasets = sorted(set(args.dataset))
-    selection = (
-        None
-        if not args.dataset
-        else [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[0] in datasets]
-    )
-    level = "DEBUG" if args.verbose else "WARNING"
-    with (
-        project_instance() as instance,
-        dg.execute_job(
-            dg.build_reconstructable_job(
-                "ml_data_platform.definitions",
-                "all_datasets_job",
-                reconstructable_kwargs={"storage": settings.storage.value},
-            ),
-            # The tag the UI's job pages filter on; runs launched from the UI carry it too.
-            tags={".dagster/repository": REPOSITORY_LABEL},
-            instance=instance,
-            raise_on_error=False,
-            asset_selection=selection,
-            run_config={"loggers": {"console": {"config": {"log_level": level}}}},
-        ) as result,
-    ):
-        print(summarize(settings, result, datasets), flush=True)
-    if not result.success:
-        steps = [e for e in result.all_events if e.is_step_failure]
-        log = record_failure(
-            settings.data_dir, failure_record(result.dagster_run, steps, settings, "run failed")
-        )
-        print("\n" + failure_block(result, datasets, str(log)), file=sys.stderr)
-        return 1
-    return 0
 
 
 def quarantine_command(args: argparse.Namespace) -> int:
@@ -103,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     run_parser.add_argument("--dataset", action="append", help="only this dataset (repeatable)")
     run_parser.add_argument(
         "--storage", choices=[s.value for s in Storage], help=f"override {STORAGE_ENV} for this run"
+    )
+    run_parser.add_argument(
+        "--changed",
+        action="store_true",
+        help="only assets whose catalog entry or platform version changed, never materialized "
+        "ones, new partitions, and what is downstream of them",
     )
     run_parser.add_argument("--verbose", action="store_true", help="show Dagster's step log")
     run_parser.set_defaults(handler=run)

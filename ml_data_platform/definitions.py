@@ -27,6 +27,10 @@ def checks_job_name(dataset: str) -> str:
     return f"{dataset}_checks"
 
 
+def dataset_job_name(dataset: str) -> str:
+    return f"{dataset}_job"
+
+
 def table_io_manager(
     settings: Settings, plans: list[DatasetPlan] = (), read_versions: dict[str, str] | None = None
 ) -> TableIOManager:
@@ -61,11 +65,13 @@ def build_definitions(
         assets += plan_assets
         checks += plan_checks
     asset_keys = [key for a in assets for key in a.keys]
+    whole = [plan.name for plan in plans if not plan.partitioned]
     jobs = [
         dg.define_asset_job(
             ALL_DATASETS_JOB,
-            selection=dg.AssetSelection.all(),
-            description="Every dataset's graph, raw to export.",
+            selection=dg.AssetSelection.groups(*whole),
+            description="Every unpartitioned dataset's graph, raw to export (a partitioned dataset "
+            "runs as its own <dataset>_job, one run per partition range).",
         ),
         dg.define_asset_job(
             CHECKS_ONLY_JOB,
@@ -73,11 +79,20 @@ def build_definitions(
             description="Every asset check against what is stored now; materializes nothing.",
         ),
     ]
-    for name in catalog.names():
+    for plan in plans:
+        name = plan.name
         group = dg.AssetSelection.groups(name)
         jobs += [
             dg.define_asset_job(
-                f"{name}_job", selection=group, description=f"The {name} graph, raw to export."
+                dataset_job_name(name),
+                selection=group,
+                partitions_def=plan.partitions,
+                description=f"The {name} graph, raw to export"
+                + (
+                    " (raw and features for the run's partitions; the rest from every partition)."
+                    if plan.partitioned
+                    else "."
+                ),
             ),
             dg.define_asset_job(
                 checks_job_name(name),
@@ -88,7 +103,7 @@ def build_definitions(
     landing = [
         sensor
         for spec in catalog.datasets
-        if (sensor := build_landing_sensor(spec, f"{spec.name}_job")) is not None
+        if (sensor := build_landing_sensor(spec, dataset_job_name(spec.name))) is not None
     ]
     return dg.Definitions(
         assets=assets,
@@ -118,3 +133,10 @@ def all_datasets_job(storage: str | None = None) -> dg.JobDefinition:
     every stage held until the run ends."""
     settings = Settings.from_env({**os.environ, **({STORAGE_ENV: storage} if storage else {})})
     return build_definitions(settings).resolve_job_def(ALL_DATASETS_JOB)
+
+
+def dataset_job(dataset: str, storage: str | None = None) -> dg.JobDefinition:
+    """One dataset's job (a partitioned dataset's runs take a partition range), for
+    `dg.build_reconstructable_job`, like `all_datasets_job`."""
+    settings = Settings.from_env({**os.environ, **({STORAGE_ENV: storage} if storage else {})})
+    return build_definitions(settings).resolve_job_def(dataset_job_name(dataset))

@@ -46,7 +46,9 @@ class Rejected:
 
     def why(self) -> str:
         failed = self.version.details.get("failed_checks", {})
-        return "; ".join(f"{name}: {reason}" for name, reason in failed.items()) or "(no reason recorded)"
+        why = "; ".join(f"{name}: {reason}" for name, reason in failed.items()) or "(no reason recorded)"
+        parts = self.version.details.get("partitions")
+        return f"partition(s) {', '.join(parts)}: {why}" if parts else why
 
 
 def rejected_versions(settings: Settings) -> list[Rejected]:

@@ -21,6 +21,7 @@ from ml_data_platform.dataset.publishing import (
     PUBLISH_STATUS,
     audited_metadata,
 )
+from ml_data_platform.freshness import freshness_policy
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.storage.artifacts import ARTIFACT, artifact_for_run, load_artifact
 from ml_data_platform.storage.export_versions import (
@@ -96,6 +97,8 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     @dg.asset(
         key=plan.key("export"),
+        code_version=plan.code_version("export"),
+        freshness_policy=freshness_policy(plan.spec),
         group_name=plan.name,
         kinds={"parquet"},
         ins=plan.ins(*SPLITS),

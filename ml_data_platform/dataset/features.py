@@ -101,6 +101,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     @dg.asset(
         key=plan.key("features"),
+        code_version=plan.code_version("features"),
         **plan.partitioned_asset(),
         metadata=AUDITED,
         group_name=plan.name,

@@ -62,6 +62,7 @@ def _preprocessor(plan: DatasetPlan) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=plan.key("preprocessor"),
+        code_version=plan.code_version("preprocessor"),
         group_name=plan.name,
         kinds={"sklearn"},
         ins=plan.ins("train"),
@@ -101,6 +102,7 @@ def _baseline(plan: DatasetPlan) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=plan.key("baseline_model"),
+        code_version=plan.code_version("baseline_model"),
         group_name=plan.name,
         kinds={"sklearn"},
         ins=plan.ins(*SPLITS),

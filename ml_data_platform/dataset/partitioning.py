@@ -4,12 +4,22 @@ keeping the landing folder's files registered as partitions."""
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
 
 from ml_data_platform.catalog import DatasetSpec
 from ml_data_platform.catalog.incremental import PartitionBy
 from ml_data_platform.sources.partitions import landing_keys, partition_days
 from ml_data_platform.sources.sample import write_sample_files
+
+# BackfillPolicy is beta in this Dagster release; we rely on single-run ranges, so its warning
+# is silenced here, for that parameter only.
+warnings.filterwarnings("ignore", message=".*backfill_policy.*", category=dg.BetaWarning)
+
+# The run tags of a partition range run (one run for a range: BackfillPolicy.single_run).
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
 
 
 def files_partitions_name(dataset: str) -> str:

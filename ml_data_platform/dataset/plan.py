@@ -4,9 +4,12 @@ metadata keys stages pass to each other, and which op reads an in-run table copy
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
+from importlib.metadata import version
 from pathlib import Path
 
 import dagster as dg
@@ -30,6 +33,34 @@ COLUMN_SCHEMA = "dagster/column_schema"  # recorded by the IO managers on every 
 # Definition metadata of the table assets: the IO manager stages them; their check step
 # publishes (or quarantines) what it audited.
 AUDITED = {PUBLISH_AFTER_AUDIT: True}
+
+
+# The catalog fields each stage's output depends on: its code version hashes them (with the
+# platform's version), so editing a field marks exactly the stages it feeds as changed.
+STAGE_FIELDS: dict[str, tuple[str, ...]] = {
+    "raw": (
+        "source",
+        "target",
+        "feature_columns",
+        "categorical_columns",
+        "id_column",
+        "classes",
+        "partitions",
+    ),
+    "features": (
+        "target",
+        "feature_columns",
+        "categorical_columns",
+        "classes",
+        "on_duplicates",
+        "on_non_finite",
+    ),
+    "splits": ("split", "seed", "target"),
+    "preprocessor": ("preprocessing", "target"),
+    "baseline_model": ("seed", "target"),
+    "export": ("target",),
+}
+PLATFORM_VERSION = version("ml_data_platform")
 
 
 def check_op_name(dataset: str, stage: str) -> str:
@@ -60,6 +91,12 @@ class DatasetPlan:
     def op_name(self, stage: str) -> str:
         """The op Dagster names after an asset's key (`<dataset>__<stage>`)."""
         return "__".join(self.key(stage).path)
+
+    def code_version(self, stage: str) -> str:
+        """What defines the stage's output: its catalog fields and the platform's version."""
+        fields = self.spec.model_dump(mode="json", include=set(STAGE_FIELDS[stage]))
+        text = json.dumps({"platform": PLATFORM_VERSION, "stage": stage, **fields}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     def check_op(self, stage: str) -> str:
         return check_op_name(self.name, stage)

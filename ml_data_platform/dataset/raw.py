@@ -112,6 +112,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     @dg.asset(
         key=plan.key("raw"),
+        code_version=plan.code_version("raw"),
         **plan.partitioned_asset(),
         metadata=AUDITED,
         group_name=plan.name,

@@ -103,6 +103,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         outs={
             name: dg.AssetOut(
                 key=plan.key(name),
+                code_version=plan.code_version("splits"),
                 metadata=AUDITED,
                 group_name=plan.name,
                 kinds={"pandas"},

@@ -29,7 +29,8 @@ def _by_file(spec: DatasetSpec, keys: Sequence[str]) -> pd.DataFrame:
     if missing:
         raise SourceError(
             f"dataset {spec.name!r}: partition(s) {missing[:5]} name file(s) no longer in {source.path}; "
-            "restore them, or delete those partitions (their published rows stay until then)"
+            "restore them, or delete those partitions in the Dagster UI (the asset's Partitions "
+            "tab); a deleted partition's rows leave the splits at the next run"
         )
     frames = []
     for key in keys:
