@@ -13,7 +13,12 @@ import dagster as dg
 
 from ml_data_platform.catalog import CatalogError, DatasetSpec, load_catalog
 from ml_data_platform.changes import changed_selection
-from ml_data_platform.dataset.partitioning import RANGE_END, RANGE_START, partitions_to_run
+from ml_data_platform.dataset.partitioning import (
+    RANGE_END,
+    RANGE_START,
+    contiguous_blocks,
+    partitions_to_run,
+)
 from ml_data_platform.definitions import REPOSITORY_LABEL, build_definitions
 from ml_data_platform.project import project_instance, settings_for
 from ml_data_platform.run_report import failure_block, summarize
@@ -62,8 +67,14 @@ def plan_runs(
     keys = {spec.name: [k for k in graph.get_all_asset_keys() if k.path[0] == spec.name] for spec in specs}
     runs, notes, whole = [], [], []
     for spec in specs:
-        parts = partitions_to_run(instance, spec) if spec.partitions else []
-        selection, parts = (keys[spec.name], parts)
+        every, parts = partitions_to_run(instance, spec) if spec.partitions else ([], [])
+        if gone := [k for k in every if k not in parts and spec.partitions.by.value == "file"]:
+            notes.append(
+                f"{spec.name}: partition(s) {gone[:5]} have no file in {spec.source.path} any more: not "
+                "run; their published rows stay until the partitions are deleted (the asset's "
+                "Partitions tab in the Dagster UI)"
+            )
+        selection = keys[spec.name]
         if changed:
             selection, parts = changed_selection(instance, defs, keys[spec.name], parts)
         if not selection:
@@ -74,7 +85,9 @@ def plan_runs(
             notes.append(f"{spec.name}: no partitions hold data yet ({spec.source.path}); nothing to run")
         else:
             kwargs = {"dataset": spec.name, "storage": storage}
-            runs.append(Planned("dataset_job", kwargs, selection, parts))
+            gaps_ok = spec.partitions.by.value == "day"
+            blocks = contiguous_blocks(every, parts, gaps_ok) or [[]]
+            runs += [Planned("dataset_job", kwargs, selection, block) for block in blocks]
     if whole:
         runs.insert(0, Planned("all_datasets_job", {"storage": storage}, whole, []))
     return runs, notes

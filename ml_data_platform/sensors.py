@@ -91,7 +91,7 @@ def _whole(spec: DatasetSpec, context: dg.SensorEvaluationContext):
     context.update_cursor(fingerprint)
     tags = {"landing": fingerprint}
     if spec.partitions is not None:  # by day: one run over the days the files hold
-        days = partitions_to_run(context.instance, spec)
+        _, days = partitions_to_run(context.instance, spec)
         if not days:
             return dg.SkipReason(f"no rows on a completed day since {spec.partitions.start}")
         tags |= {RANGE_START: days[0], RANGE_END: days[-1]}

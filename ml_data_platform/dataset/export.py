@@ -13,6 +13,7 @@ import pandas as pd
 from ml_data_platform.catalog import SPLITS
 from ml_data_platform.core.preprocessing import model_ready
 from ml_data_platform.core.quality import Outcome
+from ml_data_platform.core.rules import PARTITION_COLUMN
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import content_version
 from ml_data_platform.dataset.plan import COLUMN_SCHEMA, LABEL_CODES, DatasetPlan
@@ -61,6 +62,16 @@ def export_checks(plan: DatasetPlan) -> list[Check]:
     ]
 
 
+def partition_versions(inputs: dict[str, pd.DataFrame]) -> dict[str, dict]:
+    """The partitions the export holds, each with its rows and a content version of them (the
+    same rows give the same version, whichever run published them)."""
+    rows = pd.concat(list(inputs.values()), ignore_index=True)
+    return {
+        str(key): {"rows": len(part), "data_version": content_version(part.sort_values("sample_index")).value}
+        for key, part in rows.groupby(PARTITION_COLUMN, sort=True)
+    }
+
+
 def lineage(
     plan: DatasetPlan,
     context: dg.AssetExecutionContext,
@@ -87,6 +98,7 @@ def lineage(
             "sha256": file_sha256(artifact_path),
             "versions": artifact["versions"],
         },
+        **({"partitions": partition_versions(inputs)} if plan.partitioned else {}),
         "config": spec.model_dump(mode="json"),
         "versions": {p: version(p) for p in ("dagster", "pandas", "scikit-learn", "pyarrow")},
     }

@@ -53,11 +53,36 @@ def register_landing_files(instance: dg.DagsterInstance, spec: DatasetSpec) -> l
     return new
 
 
-def partitions_to_run(instance: dg.DagsterInstance, spec: DatasetSpec) -> list[str]:
-    """Every partition that holds source data, in key order: the landing files (registered
-    here), or the days with events that the daily definition already includes."""
+def partitions_to_run(instance: dg.DagsterInstance, spec: DatasetSpec) -> tuple[list[str], list[str]]:
+    """(every partition key in order, the ones that hold source data): the registered landing
+    files (new ones registered here) and those whose file is still there; or every day of the
+    daily definition and the days with events."""
     if spec.partitions.by is PartitionBy.file:
         register_landing_files(instance, spec)
-        return list(instance.get_dynamic_partitions(files_partitions_name(spec.name)))
-    known = set(partitions_def(spec).get_partition_keys())
-    return [day for day in partition_days(spec) if day in known]
+        keys = list(instance.get_dynamic_partitions(files_partitions_name(spec.name)))
+        present = set(landing_keys(spec.source))
+        return keys, [k for k in keys if k in present]
+    keys = partitions_def(spec).get_partition_keys()
+    days = set(partition_days(spec))
+    return keys, [day for day in keys if day in days]
+
+
+def contiguous_blocks(keys: list[str], wanted: list[str], gaps_ok: bool) -> list[list[str]]:
+    """`wanted` as ranges of `keys` (a run covers one range). With `gaps_ok` (days: a day
+    without events is just empty) one range spans them all; else a key not wanted (a file
+    gone from the landing folder) splits the ranges, so no run reads a missing file."""
+    chosen = set(wanted)
+    if gaps_ok and chosen:
+        positions = [i for i, k in enumerate(keys) if k in chosen]
+        return [keys[positions[0] : positions[-1] + 1]]
+    blocks: list[list[str]] = []
+    previous = None
+    for index, key in enumerate(keys):
+        if key not in chosen:
+            continue
+        if previous is not None and previous == index - 1:
+            blocks[-1].append(key)
+        else:
+            blocks.append([key])
+        previous = index
+    return blocks
