@@ -110,3 +110,44 @@ def test_id_column_needs_a_real_source_and_a_distinct_safe_name():
     files = {"type": "file", "path": "x.csv"}
     assert "also the target" in parse_error(entry(source=files, id_column="target"))
     assert "not a safe identifier" in parse_error(entry(source=files, id_column="User ID"))
+
+
+PARTITIONED = {
+    "name": "events",
+    "source": {"type": "file", "path": "landing", "format": "csv"},
+    "id_column": "event_id",
+    "partitions": {"by": "file"},
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"id_column": None}, "partitions need an id_column"),
+        ({"source": {"type": "synthetic"}, "id_column": None}, "partitions need a file source"),
+        ({"split": {"method": "exact"}}, "split.method exact re-deals rows"),
+        ({"partitions": {"by": "day"}}, "need `column`"),
+        ({"partitions": {"by": "file", "column": "t"}}, "apply to partitions by day"),
+        (
+            {"partitions": {"by": "day", "column": "event_id", "start": "2026-01-01"}},
+            "also the target, the id",
+        ),
+        ({"freshness": {"fail_after": "1d", "warn_after": "2d"}}, "shorter than fail_after"),
+        ({"freshness": {"fail_after": "soon"}}, "fail_after"),
+    ],
+)
+def test_partitioned_and_freshness_entries_are_refused_with_the_fix(change, message):
+    entry = {**PARTITIONED, **change}
+    with pytest.raises(CatalogError, match=message):
+        parse_catalog({"datasets": [entry]})
+
+
+def test_split_method_auto_hashes_rows_with_an_identity():
+    catalog = parse_catalog(
+        {"datasets": [{**PARTITIONED, "freshness": {"warn_after": "26h", "fail_after": "1d12h"}}]}
+    )
+    spec = catalog.get("events")
+    assert spec.split_method().value == "hash"
+    assert spec.freshness.fail_after.total_seconds() == 36 * 3600
+    synthetic = parse_catalog({"datasets": [{"name": "s", "source": {"type": "synthetic"}}]}).get("s")
+    assert synthetic.split_method().value == "exact"

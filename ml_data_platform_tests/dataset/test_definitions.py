@@ -15,9 +15,8 @@ from ml_data_platform_tests.conftest import REPO
 pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
 STAGES = ["baseline_model", "export", "features", "preprocessor", "raw", "test", "train", "val"]
-EXPECTED_ASSETS = sorted(
-    f"{ds}/{stage}" for ds in ("classification_data", "multiclass_data") for stage in STAGES
-)
+DATASETS = ("classification_data", "daily_events", "multiclass_data")
+EXPECTED_ASSETS = sorted(f"{ds}/{stage}" for ds in DATASETS for stage in STAGES)
 # (asset stage, check name, blocking) for every dataset
 CHECKS = [
     ("baseline_model", "baseline_beats_majority_class", False),
@@ -42,9 +41,7 @@ CHECKS = [
     ("val", "column_schema_change", False),
 ]
 EXPECTED_CHECKS = sorted(
-    (f"{ds}/{stage}", name, blocking)
-    for ds in ("classification_data", "multiclass_data")
-    for stage, name, blocking in CHECKS
+    (f"{ds}/{stage}", name, blocking) for ds in DATASETS for stage, name, blocking in CHECKS
 )
 
 
@@ -67,12 +64,12 @@ def test_module_defs_load_and_match_the_snapshot(repo_env):
     )
     assert checks == EXPECTED_CHECKS
     groups = {graph.get(k).group_name for k in graph.get_all_asset_keys()}
-    assert groups == {"classification_data", "multiclass_data"}
-    assert {j.name for j in defs.resolve_all_job_defs()} >= {
-        "all_datasets",
-        "classification_data_job",
-        "multiclass_data_job",
-    }
+    assert groups == set(DATASETS)
+    assert {j.name for j in defs.resolve_all_job_defs()} >= {"all_datasets", *(f"{d}_job" for d in DATASETS)}
+    partitioned = {k.to_user_string() for k in graph.get_all_asset_keys() if graph.get(k).partitions_def}
+    assert partitioned == {"daily_events/raw", "daily_events/features"}
+    export = graph.get(dg.AssetKey(["daily_events", "export"]))
+    assert export.freshness_policy is not None and export.code_version
 
 
 def test_storage_switch_changes_only_the_io_manager(repo_env, monkeypatch):
