@@ -66,6 +66,38 @@ def io_only(rows: int, scratch: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def append_partition(scratch: Path, rows: int = 100_000, partitions: int = 10) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.append", str(rows), str(partitions), str(scratch / "append")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def append_section(result: dict) -> str:
+    rows, published = result["rows"], result["rows"] * result["published_partitions"]
+    lines = [
+        "\n## One new partition on top of published ones\n",
+        f"raw + features (with their checks) for one new {rows:,}-row file partition, with "
+        f"{published:,} rows already published vs into an empty warehouse; medians of five, "
+        "alternating (`benchmarks/append.py`). Target: ≤ 1.5 ×.\n",
+        "| backend | append | alone | ratio | target |",
+        "|---|---|---|---|---|",
+    ]
+    for backend in ("sqlite", "duckdb"):
+        r = result[backend]
+        lines.append(
+            f"| {backend} | {r['append']:.2f} s | {r['alone']:.2f} s | {r['ratio']:.2f} × | "
+            f"{verdict(r['ratio'] <= 1.5)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def command_wall(args: list[str], env: dict[str, str]) -> float:
     start = time.perf_counter()
     subprocess.run(args, cwd=REPO, env=env, capture_output=True, check=True)
@@ -242,6 +274,7 @@ def main() -> None:
         sizes = sorted({rows for rows, _, _ in table})
         sizes_main = [s for s in sizes if s in args.rows]
         text = report(sizes_main, table, io, baseline, fixed, args.repeats)
+        text += append_section(append_partition(scratch))
         if args.with_10m:
             text += (
                 "\n## 10M rows (DuckDB)\n\n"
