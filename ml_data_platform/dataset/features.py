@@ -16,8 +16,8 @@ from ml_data_platform.core.quality import Outcome, check_class_balance, check_co
 from ml_data_platform.core.validation import validate_features
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import class_counts, label_metadata, quality_metadata, versioned_output
-from ml_data_platform.dataset.plan import AUDITED, CLASS_COUNTS, PROFILE, DatasetPlan
-from ml_data_platform.dataset.publishing import reference_metadata
+from ml_data_platform.dataset.plan import AUDITED, CLASS_COUNTS, PROFILE, UNION_PROFILE, DatasetPlan
+from ml_data_platform.dataset.publishing import published_metadata, reference_metadata
 
 
 @dataclass(frozen=True)
@@ -26,11 +26,24 @@ class FeaturesInputs:
     features: pd.DataFrame
     key: dg.AssetKey
 
+    plan: DatasetPlan
+
     @cached_property
     def previous(self) -> dict[str, Any]:
         """The published version's metadata (the one the audited version would replace): one
         lookup for the whole step."""
         return reference_metadata(self.context, self.key)
+
+    @cached_property
+    def previous_profile(self) -> dict | None:
+        """What drift and learned bounds compare with: the published version's profile; for
+        new partitions, the profile of every published partition (recorded by the last
+        published splits), else the last published partitions'."""
+        if self.plan.partitioned:
+            union = published_metadata(self.context, self.plan.key("train")).get(UNION_PROFILE)
+            if union is not None:
+                return union
+        return self.previous.get(PROFILE)
 
 
 def _class_balance(plan: DatasetPlan, inputs: FeaturesInputs) -> Outcome:
@@ -57,7 +70,7 @@ def features_checks(plan: DatasetPlan) -> list[Check]:
         return plan.features_of(i.features)
 
     def previous_profile(i: FeaturesInputs) -> dict | None:
-        return i.previous.get(PROFILE)
+        return i.previous_profile
 
     return [
         Check(
@@ -81,7 +94,8 @@ def features_checks(plan: DatasetPlan) -> list[Check]:
         ),
         Check(
             "features_drift",
-            "Per-feature PSI against the published version's stored profile (WARN).",
+            "Per-feature PSI against the published version's stored profile (new partitions: "
+            "against every published partition's) (WARN).",
             lambda i: check_drift(i.features, names(i), previous_profile(i), q.drift_psi_threshold),
             blocking=False,
         ),
@@ -129,7 +143,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
     @check_group(plan, "features", checks, ins=plan.ins("features"))
     def features_step(context: dg.AssetCheckExecutionContext, features: pd.DataFrame):
         yield from run_checks(
-            context, plan, "features", checks, FeaturesInputs(context, features, plan.key("features"))
+            context, plan, "features", checks, FeaturesInputs(context, features, plan.key("features"), plan)
         )
 
     return [features], [features_step]

@@ -26,6 +26,9 @@ TABLE_STAGES: tuple[str, ...] = ("raw", "features", *SPLITS)  # stored by the ta
 
 # Metadata one stage records and a later stage or check reads.
 PROFILE = "profile_json"  # per-feature profile: drift and learned bounds compare with it
+# On a partitioned dataset's train split: the profile of every partition the splits read, the
+# reference a new partition's drift is measured against.
+UNION_PROFILE = "union_profile_json"
 LABEL_CODES = "label_codes"  # text label -> code, recorded by features, exported in the manifest
 CLASS_COUNTS = "class_counts"  # rows per class code: the next class-balance check's reference
 SCORES = "scores"  # the baseline's scores per split, read by its checks

@@ -190,6 +190,15 @@ def audited_metadata(
     return {n: e.value for n, e in records[0].asset_materialization.metadata.items()} if records else None
 
 
+def published_metadata(
+    context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, key: dg.AssetKey
+) -> dict[str, Any]:
+    """Every metadata value of the newest published version of `key` from another run (empty
+    when there is none)."""
+    runs = [r for r in published_runs(context.instance, key) if r != context.run.run_id]
+    return (_metadata_of(context.instance, key, runs[0]) or {}) if runs else {}
+
+
 def reference_metadata(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> dict[str, Any]:
     """Every metadata value of the published version the audited one is compared with (empty
     when there is none). History from before publishing existed: the previous materialization."""

@@ -10,12 +10,13 @@ import pandas as pd
 from ml_data_platform.catalog import SPLITS
 from ml_data_platform.catalog.incremental import SplitMethod
 from ml_data_platform.core.drift import check_split_distribution
+from ml_data_platform.core.profile import profile
 from ml_data_platform.core.quality import Outcome, check_splits
 from ml_data_platform.core.splitting import hash_split, stratified_split
 from ml_data_platform.core.stability import check_split_stability
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import class_counts, versioned_output
-from ml_data_platform.dataset.plan import AUDITED, DatasetPlan
+from ml_data_platform.dataset.plan import AUDITED, UNION_PROFILE, DatasetPlan
 from ml_data_platform.dataset.publishing import reference_metadata
 
 SPLIT_DEFINITION = "split_definition"  # method, seed, ratios: what decides each row's split
@@ -117,9 +118,13 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
     )
     def splits(context: dg.AssetExecutionContext, features: pd.DataFrame):
         definition = {SPLIT_DEFINITION: dg.MetadataValue.json(split_definition(plan))}
+        if plan.partitioned:  # the next partition's drift reference: everything published
+            union = profile(features, [*plan.features_of(features), spec.target])
+            definition[UNION_PROFILE] = dg.MetadataValue.json(union)
         for name, frame in split_rows(plan, features).items():
             counts = class_counts(frame[spec.target])
-            yield versioned_output(frame, output_name=name, metadata={**counts, **definition})
+            extra = definition if name == "train" else {SPLIT_DEFINITION: definition[SPLIT_DEFINITION]}
+            yield versioned_output(frame, output_name=name, metadata={**counts, **extra})
 
     checks = split_checks(plan)
 

@@ -93,15 +93,21 @@ def test_files_land_one_by_one_and_no_row_ever_moves(tmp_path):
     assert sorted(manifest["partitions"]) == ["events_0.csv", "events_1.csv", "events_2.csv"]
     assert all(p["rows"] == 300 for p in manifest["partitions"].values())
 
+    # a shifted partition: its drift is measured against every published partition (a WARN)
+    land(landing, 3, spoil=lambda f: f.assign(feature_2=f["feature_2"] + 4.0))
+    drifted = cli(env, "run", "--changed")
+    assert drifted.returncode == 0, drifted.stdout + drifted.stderr[-3000:]
+    assert "FAILED events/features:features_drift" in drifted.stdout and "feature_2" in drifted.stdout
+
     published = {t: digest(settings, f"events__{t}") for t in ("raw", "features", "train")}
     exported = (settings.exports_dir / "events" / "train.parquet").read_bytes()
-    land(landing, 3, spoil=lambda f: f.assign(converted=f["converted"].where(f.index != 5)))
+    land(landing, 4, spoil=lambda f: f.assign(converted=f["converted"].where(f.index != 5)))
     bad = cli(env, "run", "--changed")
     assert bad.returncode == 1 and "quarantine__events__raw__" in bad.stderr, bad.stderr[-3000:]
     assert {t: digest(settings, f"events__{t}") for t in published} == published
     assert (settings.exports_dir / "events" / "train.parquet").read_bytes() == exported
     listed = cli(env, "quarantine", "list")
-    assert "partition(s) events_3.csv: raw_validates" in listed.stdout
+    assert "partition(s) events_4.csv: raw_validates" in listed.stdout
     checked = cli(env, "check", "--dataset", "events")
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert "splits_stable" in checked.stdout and "freshness" not in checked.stdout
