@@ -5,9 +5,12 @@ import os
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from ml_data_platform.catalog import parse_catalog
 from ml_data_platform.sensors import build_landing_sensor
+
+pytestmark = pytest.mark.fast  # a sensor evaluation, no run
 
 
 def test_new_and_rewritten_files_each_request_their_own_partition(tmp_path, instance):

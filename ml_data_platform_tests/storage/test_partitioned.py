@@ -17,6 +17,8 @@ QUOTED = "it's'); DROP TABLE parts__rows; --"  # a key that would break spliced 
 KEYS = ["a.csv", "b.csv", QUOTED]
 PARTS = dg.StaticPartitionsDefinition(KEYS)
 
+pytestmark = pytest.mark.fast  # in-process, small tables
+
 
 def rows_for(key: str, version: int, extra_column: bool = False) -> pd.DataFrame:
     base = KEYS.index(key) * 1000
