@@ -187,8 +187,18 @@ def downstream_hint(settings: Settings, group: list[Rejected]) -> str:
     if not children:
         return "Nothing downstream reads it."
     select = ",".join(f"{c.to_user_string()}*" for c in children)
+    parts = sorted({p for r in group for p in (r.version.partitions or [])})
+    partitioned = any(graph.get(c).partitions_def is not None for c in children)
+    # a partitioned stage runs for the released partitions (in key order: a range)
+    scope = ""
+    if parts and partitioned:
+        scope = (
+            f" --partition '{parts[0]}'"
+            if len(parts) == 1
+            else f" --partition-range '{parts[0]}...{parts[-1]}'"
+        )
     return (
         "Later stages still hold the previous version; to rebuild them from this one (a full run "
         f"would read the source again): dagster asset materialize -m ml_data_platform.definitions "
-        f"--select '{select}'"
+        f"--select '{select}'{scope}"
     )

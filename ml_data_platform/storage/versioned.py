@@ -35,8 +35,9 @@ class VersionedTables:
         """(name, engine type) of each column in order; empty when the table does not exist."""
 
     def stored_partitions(self, table_name: str) -> list[str]:
-        """The partition keys a partitioned table holds rows of (none when it does not exist)."""
-        if not self.table_columns(table_name):
+        """The partition keys a partitioned table holds rows of (none when it does not exist,
+        or was written before its dataset was partitioned)."""
+        if PARTITION_COLUMN not in {name for name, _ in self.table_columns(table_name)}:
             return []
         sql = f"SELECT DISTINCT {self.quote(PARTITION_COLUMN)} FROM {self.quote(table_name)} ORDER BY 1"
         return [row[0] for row in self.query(sql)]

@@ -112,3 +112,9 @@ def test_rows_of_a_partition_outside_the_run_are_refused():
         check_partition_rows("parts/rows", rows_for("b.csv", 1), ["a.csv"])
     with pytest.raises(PartitionError, match="no 'partition_key' column"):
         check_partition_rows("parts/rows", rows_for("b.csv", 1).drop(columns="partition_key"), ["b.csv"])
+
+
+def test_a_table_written_before_partitioning_is_replaced_by_the_first_partitioned_run(settings, instance):
+    table_io_manager(settings).write_table("parts__rows", pd.DataFrame({"sample_index": [1], "old": [0.0]}))
+    assert materialize(settings, instance, "a.csv", "a.csv", version=1, with_union=False).success
+    assert list(stored(settings).columns) == ["sample_index", "value", "partition_key"]
