@@ -104,14 +104,32 @@ def command_wall(args: list[str], env: dict[str, str]) -> float:
     return time.perf_counter() - start
 
 
-def fixed_overheads(scratch: Path) -> dict[str, float]:
-    """`make run`'s command on the shipped catalog, and the Dagster CLI at 1K rows."""
-    bin_dir = Path(sys.executable).parent
-    home = scratch / "home"
-    home.mkdir(parents=True, exist_ok=True)
+def fresh_home(scratch: Path, name: str) -> dict[str, str]:
+    """An environment with a new Dagster instance and data folder (the shipped catalog's sample
+    landing folder included: a copy of the catalog sits in the scratch folder)."""
+    home = scratch / name
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
     shutil.copy(REPO / "dagster.yaml", home / "dagster.yaml")
-    env = {**os.environ, "DAGSTER_HOME": str(home), "ML_PLATFORM_DATA_DIR": str(scratch / "data")}
-    run_wall = command_wall([str(bin_dir / "ml-data-platform"), "run"], env)
+    shutil.copy(REPO / "datasets.yaml", home / "datasets.yaml")
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "ML_PLATFORM_DATA_DIR": str(home / "data"),
+        "ML_PLATFORM_CATALOG": str(home / "datasets.yaml"),
+    }
+
+
+def fixed_overheads(scratch: Path) -> dict[str, float]:
+    """`make run`'s command on the shipped catalog (median of three, each on a fresh
+    instance, as on a first `make run`), and the Dagster CLI at 1K rows."""
+    bin_dir = Path(sys.executable).parent
+    walls = [
+        command_wall([str(bin_dir / "ml-data-platform"), "run"], fresh_home(scratch, f"home{i}"))
+        for i in range(3)
+    ]
+    run_wall = statistics.median(walls)
+    env = fresh_home(scratch, "home")
     catalog = scratch / "tiny.yaml"
     catalog.write_text("datasets:\n  - name: tiny\n    source: {type: synthetic, n_samples: 1000}\n")
     cli_wall = command_wall(
@@ -220,7 +238,8 @@ def report(sizes: list[int], table: dict, io: dict, baseline: dict, fixed: dict,
         f"{100 * io['staging_overhead_sqlite']:+.1f} % | {verdict(io['staging_overhead_sqlite'] <= 0.05)} |",
         f"| write-audit-publish: staging + publish ≤ 5 % over writing the table (DuckDB) | "
         f"{100 * io['staging_overhead_duckdb']:+.1f} % | {verdict(io['staging_overhead_duckdb'] <= 0.05)} |",
-        f"| `ml-data-platform run` (shipped catalog) ≤ 10 s | {fixed['make_run_graph_s']:.1f} s | "
+        "| `ml-data-platform run` (shipped catalog: 3 datasets, 2 runs; median of 3, fresh "
+        f"instance) ≤ 10 s | {fixed['make_run_graph_s']:.1f} s | "
         f"{verdict(fixed['make_run_graph_s'] <= 10)} |",
         "",
         f"IO managers alone ({io['rows']:,} × {io['columns']}, {io['table_mb']:.0f} MB in pandas), "
