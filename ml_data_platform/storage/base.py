@@ -13,43 +13,15 @@ import numpy as np
 import pandas as pd
 from pydantic import Field, PrivateAttr
 
-from ml_data_platform.core.rules import PARTITION_COLUMN
 from ml_data_platform.storage import versions as v
 from ml_data_platform.storage.columns import logical_type
-from ml_data_platform.storage.partitions import (
-    PartitionError,
-    check_partition_rows,
-    key_filter,
-    schema_change,
-)
+from ml_data_platform.storage.errors import EmptyResultError, StorageError, TableNotFoundError, engine_reason
+from ml_data_platform.storage.partitioned import PartitionedTables
 from ml_data_platform.storage.recent import RecentWrites
 from ml_data_platform.storage.versioned import VersionedTables
 
 _SAFE_PART = re.compile(r"^[a-z][a-z0-9_]*$")
 PREVIEW_ROWS = 5
-
-
-class TableNotFoundError(LookupError):
-    """The table an input needs was never written."""
-
-
-class EmptyResultError(ValueError):
-    """An asset returned an empty frame where rows are expected."""
-
-
-class TableTooWideError(ValueError):
-    """A frame has more columns than the backend can store in one table."""
-
-
-class StorageError(RuntimeError):
-    """The engine refused a write; the message keeps its reason, not the SQL it was given."""
-
-
-def engine_reason(error: Exception, limit: int = 300) -> str:
-    """The first line of an engine error: ADBC and DuckDB append the whole statement, which for
-    a wide table is tens of kilobytes of column list."""
-    first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
 def table_name_for(asset_key: dg.AssetKey) -> str:
@@ -89,7 +61,7 @@ def _compile_schema_records() -> None:
 _compile_schema_records()
 
 
-class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
+class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManager):
     """Stores each asset's DataFrame as one table; a new materialization replaces the old one."""
 
     database: str = Field(description="Path of the database file; its folder is created on demand.")
@@ -199,17 +171,6 @@ class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
             }
         )
 
-    def _refuse_partitions(self, asset: str, table_name: str, frame: pd.DataFrame, keys: list[str]) -> None:
-        """Before writing: every row belongs to a partition being written, and the columns fit
-        the published table's unless every partition it holds is being rewritten."""
-        check_partition_rows(asset, frame, keys)
-        published = [(name, "") for name, _ in self.table_columns(table_name)]
-        if published:
-            others = sorted(set(self.stored_partitions(table_name)) - set(keys))
-            problem = schema_change(asset, published, [(str(c), "") for c in frame.columns], others)
-            if problem:
-                raise PartitionError(problem)
-
     def _write(
         self,
         asset: str,
@@ -259,41 +220,6 @@ class TableIOManager(VersionedTables, dg.ConfigurableIOManager):
             return self.read_table(name)
         except TableNotFoundError:
             raise TableNotFoundError(self._missing(context.asset_key, table_name)) from None
-
-    def _load_partitions(
-        self, context: dg.InputContext, table_name: str, upstream: dg.OutputContext | None
-    ) -> pd.DataFrame:
-        """The partitions the reader asks for: this run's staged rows for the partitions it
-        wrote, published rows for the rest. The asset's own check step (`audit_readers`)
-        reads just the run's rows, whatever partitions Dagster hands it."""
-        keys = list(context.asset_partition_keys)
-        staged = self.staged_in_run(upstream.run_id).get(table_name) if upstream is not None else None
-        if staged is None:
-            return self._published_rows(context.asset_key, table_name, keys)
-        own = staged.partitions or []
-        mine = self._recent.get(self.database, table_name, staged.run_id)
-        if mine is None:
-            mine = self.read_table(staged.name)
-        elif self.last_readers.get(table_name) == context.op_def.name:
-            self._recent.forget(self.database, table_name)
-        if self.audit_readers.get(table_name) == context.op_def.name:
-            return mine
-        if not set(own) <= set(keys):
-            mine = mine[mine[PARTITION_COLUMN].isin(keys)].reset_index(drop=True)
-        rest = [k for k in keys if k not in set(own)]
-        if not rest or not self.stored_partitions(table_name):
-            return mine
-        published = self._published_rows(context.asset_key, table_name, rest)
-        return pd.concat([published, mine], ignore_index=True)
-
-    def _published_rows(self, key: dg.AssetKey, table_name: str, keys: list[str]) -> pd.DataFrame:
-        stored = self.stored_partitions(table_name)
-        if not stored:
-            raise TableNotFoundError(self._missing(key, table_name))
-        if set(stored) <= set(keys):
-            return self.read_table(table_name)
-        where, params = key_filter(keys, self.quote)
-        return self.read_table(table_name, where, params)
 
     def _visible(self, table_name: str, upstream: dg.OutputContext | None) -> str:
         """This run's staged version while it awaits audit (its check step reads it), else the

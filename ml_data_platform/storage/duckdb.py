@@ -15,8 +15,9 @@ import pandas as pd
 import pyarrow as pa
 from pydantic import Field
 
-from ml_data_platform.storage.base import TableIOManager, TableNotFoundError
+from ml_data_platform.storage.base import TableIOManager
 from ml_data_platform.storage.columns import restore_frame
+from ml_data_platform.storage.errors import TableNotFoundError
 from ml_data_platform.storage.versions import Statement
 
 _VIEW = "_ml_platform_incoming"

@@ -78,13 +78,19 @@ class VersionedTables:
         if version.partitions is None:
             return v.publish_statements(version, self.quote)
         published, written = self.table_columns(version.base), self.table_columns(version.name)
+        index = self.partition_index(version.base)
         if published and published == written:
-            return merge_statements(version, [name for name, _ in written], self.quote)
+            return [*merge_statements(version, [name for name, _ in written], self.quote), *index]
         others = sorted(set(self.stored_partitions(version.base)) - set(version.partitions))
         problem = schema_change(version.base, published, written, others)
         if problem:
             raise PartitionError(problem)
-        return v.publish_statements(version, self.quote)  # new table, or every partition anew
+        return [*v.publish_statements(version, self.quote), *index]  # new table, or all partitions anew
+
+    def partition_index(self, table_name: str) -> list[v.Statement]:
+        """Statements that index a published partitioned table by partition_key, if the engine
+        gains by it (none by default)."""
+        return []
 
     def quarantine(self, staged: Sequence[v.Version], details: dict[str, Any]) -> list[str]:
         """Move staged versions into quarantine, with why; returns their new names."""

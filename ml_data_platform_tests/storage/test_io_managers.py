@@ -11,8 +11,9 @@ import pytest
 
 from ml_data_platform.definitions import table_io_manager
 from ml_data_platform.settings import Settings, Storage
-from ml_data_platform.storage.base import StorageError, TableNotFoundError, TableTooWideError, table_name_for
+from ml_data_platform.storage.base import table_name_for
 from ml_data_platform.storage.columns import UnsupportedColumnError
+from ml_data_platform.storage.errors import StorageError, TableNotFoundError, TableTooWideError
 
 pytestmark = pytest.mark.fast  # storage round trips on both backends, in-process
 
@@ -260,7 +261,7 @@ def test_an_engine_error_keeps_its_reason_not_the_statement(tmp_path: Path, stor
 
 
 def test_engine_reason_drops_the_statement_an_engine_appends():
-    from ml_data_platform.storage.base import engine_reason
+    from ml_data_platform.storage.errors import engine_reason
 
     error = Exception("[SQLite] too many columns on t\nquery: CREATE TABLE " + '"c0" REAL, ' * 5000)
     assert engine_reason(error) == "[SQLite] too many columns on t"

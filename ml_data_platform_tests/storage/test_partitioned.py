@@ -83,6 +83,9 @@ def test_rewriting_one_partition_replaces_exactly_its_rows(settings, instance):
     pd.testing.assert_frame_equal(stored(settings), after)
     tables = table_io_manager(settings).query("SELECT name FROM _platform_versions")
     assert tables == []  # nothing left staged
+    if settings.storage.value == "sqlite":  # replacing a partition deletes through an index
+        indexes = table_io_manager(settings).query("SELECT name FROM sqlite_master WHERE type = 'index'")
+        assert indexes == [("parts__rows__by_partition",)]
 
 
 def test_a_key_with_quotes_and_sql_is_data_not_code(settings, instance):
