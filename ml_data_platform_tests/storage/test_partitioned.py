@@ -84,7 +84,9 @@ def test_rewriting_one_partition_replaces_exactly_its_rows(settings, instance):
     tables = table_io_manager(settings).query("SELECT name FROM _platform_versions")
     assert tables == []  # nothing left staged
     if settings.storage.value == "sqlite":  # replacing a partition deletes through an index
-        indexes = table_io_manager(settings).query("SELECT name FROM sqlite_master WHERE type = 'index'")
+        indexes = table_io_manager(settings).query(
+            "SELECT name FROM sqlite_master WHERE tbl_name = 'parts__rows' AND type = 'index'"
+        )
         assert indexes == [("parts__rows__by_partition",)]
 
 
