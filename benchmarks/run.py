@@ -53,30 +53,22 @@ def measure(variant: str, backend: str, rows: int, scratch: Path) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def io_only(rows: int, scratch: Path) -> dict:
+def module_result(module: str, *args: object) -> dict:
+    """Run one benchmark module in a fresh process; its last output line is its JSON result."""
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.io_only", str(rows), str(scratch)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
+        [sys.executable, "-m", module, *map(str, args)], cwd=REPO, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr[-3000:])
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def io_only(rows: int, scratch: Path) -> dict:
+    return module_result("benchmarks.io_only", rows, scratch)
 
 
 def append_partition(scratch: Path, rows: int = 100_000, partitions: int = 10) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.append", str(rows), str(partitions), str(scratch / "append")],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return module_result("benchmarks.append", rows, partitions, scratch / "append")
 
 
 def append_section(result: dict) -> str:

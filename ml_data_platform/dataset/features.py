@@ -16,7 +16,7 @@ from ml_data_platform.core.quality import Outcome, check_class_balance, check_co
 from ml_data_platform.core.validation import validate_features
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import class_counts, label_metadata, quality_metadata, versioned_output
-from ml_data_platform.dataset.plan import AUDITED, CLASS_COUNTS, PROFILE, UNION_PROFILE, DatasetPlan
+from ml_data_platform.dataset.plan import CLASS_COUNTS, PROFILE, UNION_PROFILE, DatasetPlan
 from ml_data_platform.dataset.publishing import published_metadata, reference_metadata
 
 
@@ -114,12 +114,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
     spec = plan.spec
 
     @dg.asset(
-        key=plan.key("features"),
-        code_version=plan.code_version("features"),
-        **plan.partitioned_asset(),
-        metadata=AUDITED,
-        group_name=plan.name,
-        kinds={"pandas"},
+        **plan.table_asset("features"),
         ins=plan.ins("raw"),
         description="Validated features: float64 (categorical: text) features in a stable order, "
         f"int64 target, duplicates {spec.on_duplicates.value}, non-finite rows "

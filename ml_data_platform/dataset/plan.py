@@ -124,11 +124,19 @@ class DatasetPlan:
         """raw's and features' partitions (None: one table per stage)."""
         return partitions_def(self.spec)
 
-    def partitioned_asset(self) -> dict:
-        """The decorator arguments that partition raw and features."""
-        if not self.partitioned:
-            return {}
-        return {"partitions_def": self.partitions, "backfill_policy": backfill_policy(self.spec)}
+    def table_asset(self, stage: str) -> dict:
+        """The `dg.asset` arguments raw and features share: key, code version, group, the
+        audit that publishes them, and their partitions (when the dataset has any)."""
+        arguments = {
+            "key": self.key(stage),
+            "code_version": self.code_version(stage),
+            "metadata": AUDITED,
+            "group_name": self.name,
+            "kinds": {"pandas"},
+        }
+        if self.partitioned:
+            arguments |= {"partitions_def": self.partitions, "backfill_policy": backfill_policy(self.spec)}
+        return arguments
 
     def last_readers(self) -> dict[str, str]:
         """Table -> the op that reads its in-run copy last: raw's checks gate features, so the

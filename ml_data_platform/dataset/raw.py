@@ -19,7 +19,7 @@ from ml_data_platform.core.quality import (
 from ml_data_platform.core.validation import ValidationError, validate_features
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
 from ml_data_platform.dataset.metadata import quality_metadata, versioned_output
-from ml_data_platform.dataset.plan import AUDITED, DatasetPlan
+from ml_data_platform.dataset.plan import DatasetPlan
 from ml_data_platform.sources.partitions import read_partitions
 from ml_data_platform.sources.readers import read_source, stamp_raw
 
@@ -111,12 +111,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
     spec = plan.spec
 
     @dg.asset(
-        key=plan.key("raw"),
-        code_version=plan.code_version("raw"),
-        **plan.partitioned_asset(),
-        metadata=AUDITED,
-        group_name=plan.name,
-        kinds={"pandas"},
+        **plan.table_asset("raw"),
         description=f"{spec.description} Rows as they came from the {spec.source.type} source, "
         "plus sample_index and ingested_at; never edited afterwards."
         + (f" One partition per {spec.partitions.by.value}." if plan.partitioned else ""),
