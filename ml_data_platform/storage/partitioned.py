@@ -52,14 +52,19 @@ class PartitionedTables:
             return mine
         if not set(own) <= set(keys):
             mine = mine[mine[PARTITION_COLUMN].isin(keys)].reset_index(drop=True)
-        rest = [k for k in keys if k not in set(own)]
-        if not rest or not self.stored_partitions(table_name):
+        written = set(own)
+        rest = [k for k in keys if k not in written]
+        stored = self.stored_partitions(table_name) if rest else []
+        if not stored:
             return mine
-        published = self._published_rows(context.asset_key, table_name, rest)
+        published = self._published_rows(context.asset_key, table_name, rest, stored)
         return pd.concat([published, mine], ignore_index=True)
 
-    def _published_rows(self, key: dg.AssetKey, table_name: str, keys: list[str]) -> pd.DataFrame:
-        stored = self.stored_partitions(table_name)
+    def _published_rows(
+        self, key: dg.AssetKey, table_name: str, keys: list[str], stored: list[str] | None = None
+    ) -> pd.DataFrame:
+        """Published rows of `keys` (`stored`: the table's partitions, when already listed)."""
+        stored = self.stored_partitions(table_name) if stored is None else stored
         if not stored:
             raise TableNotFoundError(self._missing(key, table_name))
         if set(stored) <= set(keys):
