@@ -4,7 +4,6 @@ the file's name); by day, a row's partition is the UTC date of its event-time co
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import pandas as pd
 
@@ -86,7 +85,3 @@ def partition_days(spec: DatasetSpec) -> list[str]:
         return []
     frame = select_columns(spec, read_files(file_reading(spec), files))
     return sorted(event_days(spec, frame).unique())
-
-
-def landing_path(spec: DatasetSpec) -> Path:
-    return Path(spec.source.path)

@@ -77,9 +77,9 @@ def merge_statements(version: v.Version, columns: Sequence[str], quote) -> list[
     ]
 
 
-def key_filter(keys: Sequence[str], quote, negate: bool = False) -> tuple[str, tuple[str, ...]]:
-    """A WHERE clause selecting (or excluding) partitions, keys bound as parameters."""
+def key_filter(keys: Sequence[str], quote) -> tuple[str, tuple[str, ...]]:
+    """A WHERE clause selecting partitions, keys bound as parameters."""
     if not keys:
-        return ("" if negate else "1 = 0"), ()
+        return "1 = 0", ()
     marks = ", ".join("?" * len(keys))
-    return f"{quote(PARTITION_COLUMN)} {'NOT ' if negate else ''}IN ({marks})", tuple(keys)
+    return f"{quote(PARTITION_COLUMN)} IN ({marks})", tuple(keys)
