@@ -10,16 +10,6 @@ from collections.abc import Sequence
 import dagster as dg
 
 
-def _downstream(graph, roots: set[dg.AssetKey], within: set[dg.AssetKey]) -> set[dg.AssetKey]:
-    found, todo = set(roots), list(roots)
-    while todo:
-        for child in graph.get(todo.pop()).child_keys:
-            if child in within and child not in found:
-                found.add(child)
-                todo.append(child)
-    return found
-
-
 def changed_selection(
     instance: dg.DagsterInstance,
     defs: dg.Definitions,
@@ -40,5 +30,5 @@ def changed_selection(
         run_parts = [p for p in partitions if p not in done]
         if run_parts:
             changed |= set(parted)
-    selection = _downstream(graph, changed, set(keys))
-    return sorted(selection, key=lambda k: k.to_user_string()), run_parts
+    selection = dg.AssetSelection.assets(*changed).downstream().resolve(graph) if changed else set()
+    return sorted(selection & set(keys), key=lambda k: k.to_user_string()), run_parts
