@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import dagster as dg
 
 from ml_data_platform.catalog import CatalogError, DatasetSpec, load_catalog
+from ml_data_platform.catalog.incremental import PartitionBy
 from ml_data_platform.changes import changed_selection
 from ml_data_platform.dataset.partitioning import (
     RANGE_END,
@@ -54,7 +55,7 @@ class Planned:
 
     job: str  # a function of ml_data_platform.definitions that builds the job
     kwargs: dict
-    selection: list[dg.AssetKey] | None
+    selection: list[dg.AssetKey]
     partitions: list[str]
 
 
@@ -68,7 +69,8 @@ def plan_runs(
     runs, notes, whole = [], [], []
     for spec in specs:
         every, parts = partitions_to_run(instance, spec) if spec.partitions else ([], [])
-        if gone := [k for k in every if k not in parts and spec.partitions.by.value == "file"]:
+        by_file = spec.partitions is not None and spec.partitions.by is PartitionBy.file
+        if by_file and (gone := sorted(set(every) - set(parts))):
             notes.append(
                 f"{spec.name}: partition(s) {gone[:5]} have no file in {spec.source.path} any more: not "
                 "run; their published rows stay until the partitions are deleted (the asset's "
@@ -85,8 +87,7 @@ def plan_runs(
             notes.append(f"{spec.name}: no partitions hold data yet ({spec.source.path}); nothing to run")
         else:
             kwargs = {"dataset": spec.name, "storage": storage}
-            gaps_ok = spec.partitions.by.value == "day"
-            blocks = contiguous_blocks(every, parts, gaps_ok) or [[]]
+            blocks = contiguous_blocks(every, parts, gaps_ok=not by_file) or [[]]
             runs += [Planned("dataset_job", kwargs, selection, block) for block in blocks]
     if whole:
         runs.insert(0, Planned("all_datasets_job", {"storage": storage}, whole, []))
@@ -130,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         if not planned:
             return 0
         result = Runs([_launch(stack, instance, p, level) for p in planned])
-        ran = sorted({k.path[0] for p in planned for k in (p.selection or [])})
+        ran = sorted({k.path[0] for p in planned for k in p.selection})
         print(summarize(settings, result, ran), flush=True)
         if result.success:
             return 0
