@@ -25,9 +25,10 @@ class PartitionedTables:
         """Before writing: every row belongs to a partition being written, and the columns fit
         the published table's unless every partition it holds is being rewritten."""
         check_partition_rows(asset, frame, keys)
-        published = [(name, "") for name, _ in self.table_columns(table_name)]
-        if published:
-            others = sorted(set(self.stored_partitions(table_name)) - set(keys))
+        columns = self.table_columns(table_name)
+        if columns:
+            others = sorted(set(self.stored_partitions(table_name, columns)) - set(keys))
+            published = [(name, "") for name, _ in columns]  # names here; types at publish
             problem = schema_change(asset, published, [(str(c), "") for c in frame.columns], others)
             if problem:
                 raise PartitionError(problem)

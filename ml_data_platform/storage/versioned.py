@@ -34,10 +34,14 @@ class VersionedTables:
     def table_columns(self, table_name: str) -> list[tuple[str, str]]:
         """(name, engine type) of each column in order; empty when the table does not exist."""
 
-    def stored_partitions(self, table_name: str) -> list[str]:
+    def stored_partitions(
+        self, table_name: str, columns: Sequence[tuple[str, str]] | None = None
+    ) -> list[str]:
         """The partition keys a partitioned table holds rows of (none when it does not exist,
-        or was written before its dataset was partitioned)."""
-        if PARTITION_COLUMN not in {name for name, _ in self.table_columns(table_name)}:
+        or was written before its dataset was partitioned); `columns`: its table_columns, when
+        the caller has them already."""
+        columns = self.table_columns(table_name) if columns is None else columns
+        if PARTITION_COLUMN not in {name for name, _ in columns}:
             return []
         sql = f"SELECT DISTINCT {self.quote(PARTITION_COLUMN)} FROM {self.quote(table_name)} ORDER BY 1"
         return [row[0] for row in self.query(sql)]
@@ -81,7 +85,7 @@ class VersionedTables:
         index = self.partition_index(version.base)
         if published and published == written:
             return [*merge_statements(version, [name for name, _ in written], self.quote), *index]
-        others = sorted(set(self.stored_partitions(version.base)) - set(version.partitions))
+        others = sorted(set(self.stored_partitions(version.base, published)) - set(version.partitions))
         problem = schema_change(version.base, published, written, others)
         if problem:
             raise PartitionError(problem)
