@@ -8,6 +8,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from ml_data_platform.catalog import SPLITS
@@ -64,12 +65,23 @@ def export_checks(plan: DatasetPlan) -> list[Check]:
 
 def partition_versions(inputs: dict[str, pd.DataFrame]) -> dict[str, dict]:
     """The partitions the export holds, each with its rows and a content version of them (the
-    same rows give the same version, whichever run published them)."""
-    rows = pd.concat(list(inputs.values()), ignore_index=True)
-    return {
-        str(key): {"rows": len(part), "data_version": content_version(part.sort_values("sample_index")).value}
-        for key, part in rows.groupby(PARTITION_COLUMN, sort=True)
-    }
+    same rows give the same version, whichever run published them). One partition's rows are
+    gathered at a time, so the step never holds a second copy of every split."""
+    pieces: dict[str, list[tuple[pd.DataFrame, np.ndarray]]] = {}
+    for frame in inputs.values():
+        codes, keys = pd.factorize(frame[PARTITION_COLUMN])
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(keys) + 1))
+        for index, key in enumerate(keys):
+            pieces.setdefault(str(key), []).append((frame, order[bounds[index] : bounds[index + 1]]))
+    versions = {}
+    for key in sorted(pieces):
+        part = pd.concat([frame.iloc[rows] for frame, rows in pieces[key]], ignore_index=True)
+        versions[key] = {
+            "rows": len(part),
+            "data_version": content_version(part.sort_values("sample_index")).value,
+        }
+    return versions
 
 
 def lineage(
