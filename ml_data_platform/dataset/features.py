@@ -24,15 +24,13 @@ from ml_data_platform.dataset.publishing import published_metadata, reference_me
 class FeaturesInputs:
     context: dg.AssetCheckExecutionContext
     features: pd.DataFrame
-    key: dg.AssetKey
-
     plan: DatasetPlan
 
     @cached_property
     def previous(self) -> dict[str, Any]:
         """The published version's metadata (the one the audited version would replace): one
         lookup for the whole step."""
-        return reference_metadata(self.context, self.key)
+        return reference_metadata(self.context, self.plan.key("features"))
 
     @cached_property
     def previous_profile(self) -> dict | None:
@@ -137,8 +135,6 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
 
     @check_group(plan, "features", checks, ins=plan.ins("features"))
     def features_step(context: dg.AssetCheckExecutionContext, features: pd.DataFrame):
-        yield from run_checks(
-            context, plan, "features", checks, FeaturesInputs(context, features, plan.key("features"), plan)
-        )
+        yield from run_checks(context, plan, "features", checks, FeaturesInputs(context, features, plan))
 
     return [features], [features_step]
