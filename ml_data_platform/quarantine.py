@@ -187,9 +187,10 @@ def downstream_hint(settings: Settings, group: list[Rejected]) -> str:
     if not children:
         return "Nothing downstream reads it."
     select = ",".join(f"{c.to_user_string()}*" for c in children)
-    parts = sorted({p for r in group for p in (r.version.partitions or [])})
+    # the partitions as the run recorded them: in the definition's order, so first...last
+    # is exactly the run's range (dynamic keys are ordered by when they were added)
+    parts = next((r.version.partitions for r in group if r.version.partitions), [])
     partitioned = any(graph.get(c).partitions_def is not None for c in children)
-    # a partitioned stage runs for the released partitions (in key order: a range)
     scope = ""
     if parts and partitioned:
         scope = (
