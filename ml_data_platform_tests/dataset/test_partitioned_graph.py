@@ -3,6 +3,7 @@
 what a catalog change marks as changed."""
 
 import hashlib
+import re
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -111,6 +112,12 @@ def test_files_land_one_by_one_and_no_row_ever_moves(tmp_path):
     checked = cli(env, "check", "--dataset", "events")
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert "splits_stable" in checked.stdout and "freshness" not in checked.stdout
+    # releasing the partition on purpose publishes its rows and says how to rebuild from it
+    name = re.search(r"quarantine__events__raw__[0-9a-f]+", bad.stderr).group(0)
+    released = cli(env, "quarantine", "release", name)
+    assert released.returncode == 0, released.stdout + released.stderr[-3000:]
+    assert "--select 'events/features*' --partition 'events_4.csv'" in released.stdout
+    assert "events_4.csv" in set(table_io_manager(settings).read_table("events__raw")["partition_key"])
 
 
 def test_a_daily_backfill_from_the_shell_writes_exactly_its_days(tmp_path):
