@@ -122,7 +122,7 @@ def check(args: argparse.Namespace) -> int:
         catalog = load_catalog(settings.catalog_path)
         wanted = sorted(set(args.dataset)) if args.dataset else catalog.names()
         rows += freshness_rows(settings, [catalog.get(name) for name in wanted])
-    print(f"storage: {settings.storage.value} ({settings.database_path})")
+    print(f"storage: {settings.storage.value} ({settings.database_label})")
     if args.quarantined:
         print(f"auditing the quarantined version {args.quarantined}, not the published data")
     print(render_table(rows))

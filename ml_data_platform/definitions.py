@@ -10,9 +10,10 @@ from ml_data_platform.catalog import load_catalog
 from ml_data_platform.dataset import DatasetPlan, build_dataset
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.sensors import build_failure_sensor, build_landing_sensor
-from ml_data_platform.settings import STORAGE_ENV, Settings, Storage
+from ml_data_platform.settings import STORAGE_ENV, Executor, Settings, Storage
 from ml_data_platform.storage.base import TableIOManager
 from ml_data_platform.storage.duckdb import DuckDBTableIOManager
+from ml_data_platform.storage.postgres import PostgresTableIOManager
 from ml_data_platform.storage.sqlite import SQLiteTableIOManager
 
 ALL_DATASETS_JOB = "all_datasets"
@@ -34,11 +35,15 @@ def dataset_job_name(dataset: str) -> str:
 def table_io_manager(
     settings: Settings, plans: list[DatasetPlan] = (), read_versions: dict[str, str] | None = None
 ) -> TableIOManager:
-    managers = {Storage.sqlite: SQLiteTableIOManager, Storage.duckdb: DuckDBTableIOManager}
+    managers = {
+        Storage.sqlite: SQLiteTableIOManager,
+        Storage.duckdb: DuckDBTableIOManager,
+        Storage.postgres: PostgresTableIOManager,
+    }
     readers = {table: op for plan in plans for table, op in plan.last_readers().items()}
     auditors = {table: op for plan in plans for table, op in plan.audit_readers().items()}
     return managers[settings.storage](
-        database=str(settings.database_path),
+        database=settings.database,
         last_readers=readers,
         audit_readers=auditors,
         quarantine_days=settings.quarantine_days,
@@ -114,8 +119,11 @@ def build_definitions(
             "io_manager": table_io_manager(settings, plans, read_versions),
             "exports": export_store(settings),
         },
-        # Small graphs: a process per step would cost more than the work (and fight DuckDB's lock).
-        executor=dg.in_process_executor,
+        # In-process by default: for small graphs a process per step costs more than the work
+        # (and DuckDB lets one process at a time open its file). Multiprocess suits PostgreSQL.
+        executor=(
+            dg.multiprocess_executor if settings.executor is Executor.multiprocess else dg.in_process_executor
+        ),
     )
 
 

@@ -103,7 +103,7 @@ def summarize(settings: Settings, result: RunResult, datasets: list[str]) -> str
         checks[evaluation.asset_key.path[0]].append(evaluation)
     exported = exported_in(result)
     header = f"{'dataset':<24} {'train':>8} {'val':>8} {'test':>8}  {'checks':<16} export"
-    lines = [f"storage: {settings.storage.value} ({settings.database_path})", header, "-" * len(header)]
+    lines = [f"storage: {settings.storage.value} ({settings.database_label})", header, "-" * len(header)]
     for name in datasets:
         passed = sum(e.passed for e in checks[name])
         failed = [e for e in checks[name] if not e.passed]

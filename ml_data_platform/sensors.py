@@ -36,7 +36,7 @@ def failure_record(
         "failed_steps": steps,
         "message": message,
         "storage": settings.storage.value,
-        "database": str(settings.database_path),
+        "database": settings.database_label,
     }
 
 

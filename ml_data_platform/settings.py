@@ -11,14 +11,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 class Storage(StrEnum):
     sqlite = "sqlite"
     duckdb = "duckdb"
+    postgres = "postgres"
+
+
+class Executor(StrEnum):
+    in_process = "in_process"  # one process per run: the embedded default
+    multiprocess = "multiprocess"  # a process per step, steps of a run in parallel
 
 
 STORAGE_ENV = "ML_PLATFORM_STORAGE"
+POSTGRES_URL_ENV = "ML_PLATFORM_POSTGRES_URL"
+EXECUTOR_ENV = "ML_PLATFORM_EXECUTOR"
 DATA_DIR_ENV = "ML_PLATFORM_DATA_DIR"
 CATALOG_ENV = "ML_PLATFORM_CATALOG"
 QUARANTINE_DAYS_ENV = "ML_PLATFORM_QUARANTINE_DAYS"
@@ -50,6 +59,37 @@ def parse_storage(value: str) -> Storage:
         ) from None
 
 
+def parse_executor(value: str) -> Executor:
+    try:
+        return Executor(value.strip().lower().replace("-", "_"))
+    except ValueError:
+        valid = ", ".join(e.value for e in Executor)
+        raise SettingsError(f"{EXECUTOR_ENV}={value!r} is not an executor; valid values: {valid}") from None
+
+
+def postgres_url(storage: Storage, value: str | None) -> str | None:
+    """The server URL, required (and only read) when the tables live on PostgreSQL."""
+    if storage is not Storage.postgres:
+        return None
+    url = (value or "").strip()
+    if not url.startswith(("postgresql://", "postgres://")):
+        got = f"it is {mask_password(url)!r}" if url else "it is not set"
+        raise SettingsError(
+            f"{STORAGE_ENV}=postgres needs {POSTGRES_URL_ENV}, a PostgreSQL URL such as "
+            f"postgresql://user:password@host:5432/database ({got})"
+        )
+    return url
+
+
+def mask_password(url: str) -> str:
+    """The URL as messages may show it: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
 def parse_days(value: str) -> float:
     try:
         days = float(value)
@@ -69,17 +109,22 @@ class Settings:
     data_dir: Path
     catalog_path: Path
     quarantine_days: float = DEFAULT_QUARANTINE_DAYS  # rejected versions kept this long
+    postgres_url: str | None = None  # the server, when storage is postgres
+    executor: Executor = Executor.in_process
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
         explicit = {name: Path(env[name]).resolve() for name in (DATA_DIR_ENV, CATALOG_ENV) if env.get(name)}
         root = None if len(explicit) == 2 else project_root() or Path.cwd()
+        storage = parse_storage(env.get(STORAGE_ENV) or Storage.sqlite.value)
         return cls(
-            storage=parse_storage(env.get(STORAGE_ENV) or Storage.sqlite.value),
+            storage=storage,
             data_dir=explicit.get(DATA_DIR_ENV) or root / "data",
             catalog_path=explicit.get(CATALOG_ENV) or root / PROJECT_MARKER,
             quarantine_days=parse_days(env.get(QUARANTINE_DAYS_ENV) or str(DEFAULT_QUARANTINE_DAYS)),
+            postgres_url=postgres_url(storage, env.get(POSTGRES_URL_ENV)),
+            executor=parse_executor(env.get(EXECUTOR_ENV) or Executor.in_process.value),
         )
 
     @staticmethod
@@ -94,9 +139,16 @@ class Settings:
         return f"the current folder {Path.cwd()} (no {PROJECT_MARKER} in it or any folder above)"
 
     @property
-    def database_path(self) -> Path:
-        suffix = "sqlite" if self.storage is Storage.sqlite else "duckdb"
-        return self.data_dir / f"warehouse.{suffix}"
+    def database(self) -> str:
+        """Where the tables live: a file under data_dir, or the PostgreSQL URL."""
+        if self.storage is Storage.postgres:
+            return postgres_url(self.storage, self.postgres_url) or ""
+        return str(self.data_dir / f"warehouse.{self.storage.value}")
+
+    @property
+    def database_label(self) -> str:
+        """`database` as messages and logs show it (no password)."""
+        return mask_password(self.database)
 
     @property
     def exports_dir(self) -> Path:

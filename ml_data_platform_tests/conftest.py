@@ -18,9 +18,11 @@ from sklearn.datasets import make_classification
 from ml_data_platform.definitions import build_definitions
 from ml_data_platform.settings import Settings, Storage
 from ml_data_platform.storage.export_versions import publish_export, stage_exports
+from ml_data_platform_tests.postgres_server import fresh_postgres_url
 
 REPO = Path(__file__).resolve().parent.parent
-BACKENDS = [Storage.sqlite, Storage.duckdb]
+BACKENDS = [Storage.sqlite, Storage.duckdb]  # the embedded engines: every graph test runs on them
+ALL_BACKENDS = [*BACKENDS, Storage.postgres]  # storage round trips also run on a real server
 
 
 def small_catalog(n_samples: int = 300) -> dict:
@@ -132,9 +134,15 @@ def seed_database(path: Path) -> Path:
     return path
 
 
+def backend_settings(storage: Storage, data_dir: Path, catalog_path: Path) -> Settings:
+    """Settings on `storage`; on PostgreSQL, a fresh database on the tests' server."""
+    url = fresh_postgres_url() if storage is Storage.postgres else None
+    return Settings(storage=storage, data_dir=data_dir, catalog_path=catalog_path, postgres_url=url)
+
+
 def make_settings(tmp_path: Path, storage: Storage, catalog: dict | None = None) -> Settings:
     catalog_path = write_catalog(tmp_path, catalog or small_catalog())
-    return Settings(storage=storage, data_dir=tmp_path / "data", catalog_path=catalog_path)
+    return backend_settings(storage, tmp_path / "data", catalog_path)
 
 
 def file_settings(tmp_path: Path, storage: Storage, frame: pd.DataFrame, **extra) -> Settings:

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from ml_data_platform.settings import Settings, SettingsError, Storage
+from ml_data_platform.settings import Executor, Settings, SettingsError, Storage
 
 pytestmark = pytest.mark.fast  # pure functions and files: no Dagster run, no subprocess
 
@@ -12,7 +12,7 @@ def test_defaults_are_sqlite_under_data(tmp_path: Path, monkeypatch):
     settings = Settings.from_env({})
     assert settings.storage is Storage.sqlite
     assert settings.data_dir == tmp_path / "data"
-    assert settings.database_path == tmp_path / "data" / "warehouse.sqlite"
+    assert settings.database == str(tmp_path / "data" / "warehouse.sqlite")
     assert settings.exports_dir == tmp_path / "data" / "exports"
 
 
@@ -21,12 +21,32 @@ def test_environment_switches_backend_and_moves_data(tmp_path: Path):
         {"ML_PLATFORM_STORAGE": "DuckDB", "ML_PLATFORM_DATA_DIR": str(tmp_path / "elsewhere")}
     )
     assert settings.storage is Storage.duckdb
-    assert settings.database_path == tmp_path / "elsewhere" / "warehouse.duckdb"
+    assert settings.database == str(tmp_path / "elsewhere" / "warehouse.duckdb")
 
 
 def test_unknown_storage_lists_the_valid_values():
-    with pytest.raises(SettingsError, match="valid values: sqlite, duckdb"):
+    with pytest.raises(SettingsError, match="valid values: sqlite, duckdb, postgres"):
+        Settings.from_env({"ML_PLATFORM_STORAGE": "mysql"})
+
+
+def test_postgres_needs_a_url_and_never_shows_its_password():
+    with pytest.raises(SettingsError, match="needs ML_PLATFORM_POSTGRES_URL.*it is not set"):
         Settings.from_env({"ML_PLATFORM_STORAGE": "postgres"})
+    with pytest.raises(SettingsError, match="it is 'mysql://u:\*\*\*@h/db'"):
+        Settings.from_env(
+            {"ML_PLATFORM_STORAGE": "postgres", "ML_PLATFORM_POSTGRES_URL": "mysql://u:pw@h/db"}
+        )
+    url = "postgresql://team:pa55@db.internal:5432/warehouse"
+    settings = Settings.from_env({"ML_PLATFORM_STORAGE": "postgres", "ML_PLATFORM_POSTGRES_URL": url})
+    assert settings.database == url
+    assert settings.database_label == "postgresql://team:***@db.internal:5432/warehouse"
+
+
+def test_executor_is_in_process_unless_asked():
+    assert Settings.from_env({}).executor is Executor.in_process
+    assert Settings.from_env({"ML_PLATFORM_EXECUTOR": "multiprocess"}).executor is Executor.multiprocess
+    with pytest.raises(SettingsError, match="valid values: in_process, multiprocess"):
+        Settings.from_env({"ML_PLATFORM_EXECUTOR": "celery"})
 
 
 def test_defaults_come_from_the_project_found_upward(tmp_path: Path, monkeypatch):

@@ -64,7 +64,10 @@ _compile_schema_records()
 class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManager):
     """Stores each asset's DataFrame as one table; a new materialization replaces the old one."""
 
-    database: str = Field(description="Path of the database file; its folder is created on demand.")
+    database: str = Field(
+        description="Where the tables live: a database file (its folder is created on demand), or "
+        "a PostgreSQL URL."
+    )
     allow_empty: bool = Field(
         False,
         description="Store an empty DataFrame as an empty table. Off: an empty result is an error "
@@ -194,7 +197,7 @@ class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManage
                 self._staged_here.setdefault(run_id, {})[table_name] = v.Version.from_row(register[-1][1])
         except self.engine_errors() as error:
             raise StorageError(
-                f"asset {asset}: writing table {table_name} to {self.database} failed, the previous "
+                f"asset {asset}: writing table {table_name} to {self.location} failed, the previous "
                 f"table is kept: {engine_reason(error)}"
             ) from None
         return target
@@ -236,4 +239,4 @@ class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManage
             else f"materialize {key.to_user_string()} first (e.g. dagster asset materialize -m "
             f"ml_data_platform.definitions --select '{key.to_user_string()}')"
         )
-        return f"table {table_name} has no published version in {self.database}: {why}"
+        return f"table {table_name} has no published version in {self.location}: {why}"

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 
 class UnsupportedColumnError(TypeError):
@@ -17,13 +18,16 @@ class LogicalType:
     name: str
     sqlite: str
     duckdb: str
+    postgres: str
 
 
-FLOAT = LogicalType("float64", "REAL", "DOUBLE")
-INT = LogicalType("int64", "INTEGER", "BIGINT")
-BOOL = LogicalType("bool", "BOOLEAN", "BOOLEAN")
-TIMESTAMP = LogicalType("datetime64[ns, UTC]", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE")
-TEXT = LogicalType("string", "TEXT", "VARCHAR")
+FLOAT = LogicalType("float64", "REAL", "DOUBLE", "DOUBLE PRECISION")
+INT = LogicalType("int64", "INTEGER", "BIGINT", "BIGINT")
+BOOL = LogicalType("bool", "BOOLEAN", "BOOLEAN", "BOOLEAN")
+TIMESTAMP = LogicalType(
+    "datetime64[ns, UTC]", "TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP WITH TIME ZONE"
+)
+TEXT = LogicalType("string", "TEXT", "VARCHAR", "TEXT")
 ALL = (FLOAT, INT, BOOL, TIMESTAMP, TEXT)
 
 
@@ -54,7 +58,7 @@ def logical_type(name: str, series: pd.Series) -> LogicalType:
 def from_engine(engine_type: str, column: str) -> LogicalType:
     upper = engine_type.upper()
     for candidate in ALL:
-        if upper in (candidate.sqlite, candidate.duckdb):
+        if upper in (candidate.sqlite, candidate.duckdb, candidate.postgres):
             return candidate
     raise UnsupportedColumnError(f"column {column!r} has engine type {engine_type}, not one of ours")
 
@@ -84,3 +88,17 @@ def restore_frame(frame: pd.DataFrame, engine_types: list[tuple[str, str]]) -> p
         if restored is not column:
             frame[name] = restored
     return frame
+
+
+def arrow_columns(frame: pd.DataFrame) -> pa.Table:
+    """The frame as Arrow columns an engine with typed columns stores exactly: a text column
+    holding only nulls stays text, and timestamps keep microseconds (the engines' precision;
+    Arrow's nanoseconds would need a TIMESTAMP_NS type SQLite has no counterpart for)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for i, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
+        elif pa.types.is_timestamp(field.type) and field.type.unit == "ns":
+            micro = pa.timestamp("us", tz=field.type.tz)
+            table = table.set_column(i, field.name, table.column(i).cast(micro, safe=False))
+    return table

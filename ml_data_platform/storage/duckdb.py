@@ -12,11 +12,10 @@ from typing import Any
 import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 from pydantic import Field
 
 from ml_data_platform.storage.base import TableIOManager
-from ml_data_platform.storage.columns import restore_frame
+from ml_data_platform.storage.columns import arrow_columns, restore_frame
 from ml_data_platform.storage.errors import TableNotFoundError
 from ml_data_platform.storage.versions import Statement
 
@@ -29,19 +28,6 @@ _DESCRIBE = (
 
 def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
-
-
-def _to_arrow(frame: pd.DataFrame) -> pa.Table:
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    for i, field in enumerate(table.schema):
-        if pa.types.is_null(field.type):  # a text column holding only nulls stays text
-            table = table.set_column(i, field.name, table.column(i).cast(pa.string()))
-        elif pa.types.is_timestamp(field.type) and field.type.unit == "ns":
-            # TIMESTAMPTZ keeps microseconds, as it did when DuckDB scanned the DataFrame
-            # (Arrow ns would make a TIMESTAMPTZ_NS column SQLite has no counterpart for).
-            micro = pa.timestamp("us", tz=field.type.tz)
-            table = table.set_column(i, field.name, table.column(i).cast(micro, safe=False))
-    return table
 
 
 class DuckDBTableIOManager(TableIOManager):
@@ -99,7 +85,7 @@ class DuckDBTableIOManager(TableIOManager):
 
         The frame goes in as Arrow: DuckDB ingests Arrow about 1.6x faster than it scans a
         DataFrame, and pyarrow wraps contiguous numpy columns without copying them."""
-        connection.register(_VIEW, _to_arrow(frame))
+        connection.register(_VIEW, arrow_columns(frame))
         try:
             connection.execute(f"CREATE OR REPLACE TABLE {_quote(table_name)} AS SELECT * FROM {_VIEW}")
         finally:

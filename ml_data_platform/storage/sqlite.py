@@ -19,10 +19,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
 
-from ml_data_platform.core.rules import PARTITION_COLUMN
 from ml_data_platform.storage.base import TableIOManager
 from ml_data_platform.storage.columns import TIMESTAMP, logical_type, restore_frame
 from ml_data_platform.storage.errors import TableNotFoundError, TableTooWideError
+from ml_data_platform.storage.partitions import partition_index
 from ml_data_platform.storage.versions import Statement
 
 SQLITE_MAX_COLUMNS = 2000  # SQLITE_MAX_COLUMN as SQLite (and the ADBC driver's build) ships it
@@ -128,12 +128,7 @@ class SQLiteTableIOManager(TableIOManager):
     quote = staticmethod(_quote)
 
     def partition_index(self, table_name: str) -> list[Statement]:
-        """An index on partition_key: replacing one partition deletes by it and every write
-        lists the stored partitions, which would otherwise scan the whole table."""
-        index = _quote(f"{table_name}__by_partition")
-        return [
-            (f"CREATE INDEX IF NOT EXISTS {index} ON {_quote(table_name)} ({_quote(PARTITION_COLUMN)})", ())
-        ]
+        return partition_index(table_name, _quote)
 
     def execute(self, statements: Sequence[Statement]) -> None:
         with self._write_transaction() as connection, connection.cursor() as cursor:

@@ -34,6 +34,15 @@ class VersionedTables:
     def table_columns(self, table_name: str) -> list[tuple[str, str]]:
         """(name, engine type) of each column in order; empty when the table does not exist."""
 
+    def has_database(self) -> bool:
+        """Whether the database exists yet (a file engine creates its file on first write)."""
+        return Path(self.database).is_file()
+
+    @property
+    def location(self) -> str:
+        """Where the tables live, as messages show it."""
+        return self.database
+
     def stored_partitions(
         self, table_name: str, columns: Sequence[tuple[str, str]] | None = None
     ) -> list[str]:
@@ -48,7 +57,7 @@ class VersionedTables:
 
     def versions(self, where: str = "", params: Sequence[Any] = ()) -> list[v.Version]:
         """Staged and quarantined versions (matching an optional SQL condition), oldest first."""
-        if not Path(self.database).is_file():
+        if not self.has_database():
             return []
         sql = f"SELECT {v.COLUMNS} FROM {v.LOG}{' WHERE ' + where if where else ''} ORDER BY created_at"
         return [v.Version.from_row(row) for row in self.query(sql, params, requires=v.LOG)]
@@ -57,7 +66,7 @@ class VersionedTables:
         found = self.versions("name = ?", (name,))
         if not found:
             raise v.VersionNotFoundError(
-                f"no staged or quarantined version named {name!r} in {self.database} "
+                f"no staged or quarantined version named {name!r} in {self.location} "
                 "(ml-data-platform quarantine list shows them)"
             )
         return found[0]

@@ -24,10 +24,10 @@ def run_checks(
 
 def execute_sql(settings: Settings, sql: str) -> None:
     if settings.storage is Storage.sqlite:
-        with sqlite3.connect(settings.database_path) as connection:
+        with sqlite3.connect(settings.database) as connection:
             connection.execute(sql)
     else:
-        with duckdb.connect(str(settings.database_path)) as connection:
+        with duckdb.connect(settings.database) as connection:
             connection.execute(sql)
 
 

@@ -33,10 +33,10 @@ def settings_for(tmp_path: Path, storage: Storage, **extra) -> Settings:
 
 def table_names(settings: Settings) -> list[str]:
     if settings.storage is Storage.sqlite:
-        with sqlite3.connect(settings.database_path) as connection:
+        with sqlite3.connect(settings.database) as connection:
             rows = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
     else:
-        with duckdb.connect(str(settings.database_path), read_only=True) as connection:
+        with duckdb.connect(settings.database, read_only=True) as connection:
             rows = connection.execute("SHOW TABLES").fetchall()
     return sorted(r[0] for r in rows)
 
@@ -45,9 +45,9 @@ def raw_rows(settings: Settings, table: str) -> list[tuple]:
     """A table's rows as the database driver returns them, in sample_index order."""
     sql = f'SELECT * FROM "{table}" ORDER BY sample_index'
     if settings.storage is Storage.sqlite:
-        with sqlite3.connect(settings.database_path) as connection:
+        with sqlite3.connect(settings.database) as connection:
             return connection.execute(sql).fetchall()
-    with duckdb.connect(str(settings.database_path), read_only=True) as connection:
+    with duckdb.connect(settings.database, read_only=True) as connection:
         return connection.execute(sql).fetchall()
 
 

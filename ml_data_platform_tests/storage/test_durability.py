@@ -160,10 +160,10 @@ def snapshot(settings: Settings) -> dict:
 def staged_tables(settings: Settings) -> list[str]:
     """Staging tables as the raw driver lists them (not through the platform's own log)."""
     if settings.storage is Storage.sqlite:
-        with sqlite3.connect(settings.database_path) as connection:
+        with sqlite3.connect(settings.database) as connection:
             names = [r[0] for r in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     else:
-        with duckdb.connect(str(settings.database_path)) as connection:
+        with duckdb.connect(settings.database) as connection:
             names = [r[0] for r in connection.execute("SHOW TABLES").fetchall()]
     return sorted(n for n in names if n.startswith("staging__"))
 

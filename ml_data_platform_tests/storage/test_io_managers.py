@@ -7,13 +7,15 @@ import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
+import psycopg2
 import pytest
 
 from ml_data_platform.definitions import table_io_manager
-from ml_data_platform.settings import Settings, Storage
+from ml_data_platform.settings import Storage
 from ml_data_platform.storage.base import table_name_for
 from ml_data_platform.storage.columns import UnsupportedColumnError
 from ml_data_platform.storage.errors import StorageError, TableNotFoundError, TableTooWideError
+from ml_data_platform_tests.conftest import ALL_BACKENDS, backend_settings
 
 pytestmark = pytest.mark.fast  # storage round trips on both backends, in-process
 
@@ -43,14 +45,25 @@ def frame(n: int, offset: float = 0.0) -> pd.DataFrame:
     )
 
 
+@pytest.fixture(params=ALL_BACKENDS, ids=lambda s: s.value)
+def storage(request) -> Storage:
+    return request.param
+
+
 def io_manager(tmp_path: Path, storage: Storage):
-    return table_io_manager(Settings(storage, tmp_path, tmp_path / "datasets.yaml"))
+    return table_io_manager(backend_settings(storage, tmp_path, tmp_path / "datasets.yaml"))
 
 
 def raw_rows(storage: Storage, database: str, table: str) -> list[tuple]:
+    """The stored rows, read with the engine's own client (not through the IO manager)."""
+    sql = f'SELECT sample_index, x FROM "{table}" ORDER BY 1'
     if storage is Storage.sqlite:
         with sqlite3.connect(database) as connection:
-            return connection.execute(f'SELECT sample_index, x FROM "{table}" ORDER BY 1').fetchall()
+            return connection.execute(sql).fetchall()
+    if storage is Storage.postgres:
+        with psycopg2.connect(database) as connection, connection.cursor() as cursor:
+            cursor.execute(sql)
+            return cursor.fetchall()
     with duckdb.connect(database, read_only=True) as connection:
         return connection.execute(f'SELECT sample_index, x FROM "{table}" ORDER BY 1').fetchall()
 
@@ -143,8 +156,9 @@ def test_failure_inside_the_write_rolls_back(tmp_path: Path, storage: Storage):
             super()._replace(connection, table_name, *args)
             raise Crash("injected after replace, before commit")
 
-    materialize(io_manager(tmp_path, storage), frame(10))
-    faulty = CrashAfterReplace(database=str(tmp_path / f"warehouse.{storage.value}"))
+    manager = io_manager(tmp_path, storage)
+    materialize(manager, frame(10))
+    faulty = CrashAfterReplace(database=manager.database)
     with pytest.raises(Crash):
         faulty.write_table("ds__stage", frame(5))
     assert len(raw_rows(storage, faulty.database, "ds__stage")) == 10
@@ -189,9 +203,8 @@ def test_same_run_readers_get_the_written_frame_without_a_read(tmp_path: Path, s
 
 
 def test_cache_can_be_turned_off(tmp_path: Path, storage: Storage, monkeypatch):
-    manager = type(io_manager(tmp_path, storage))(
-        database=str(tmp_path / f"warehouse.{storage.value}"), memory_cache_mb=0
-    )
+    database = io_manager(tmp_path, storage).database
+    manager = type(io_manager(tmp_path, storage))(database=database, memory_cache_mb=0)
     reads = []
     original = type(manager).read_table
     monkeypatch.setattr(
@@ -247,7 +260,11 @@ def test_a_table_wider_than_sqlite_allows_is_refused_with_the_fix(tmp_path: Path
         _, loaded = materialize(manager, wide)
         assert loaded.shape == (3, 2001)
         return
-    with pytest.raises(TableTooWideError, match="2001 columns, more than SQLite's limit of 2000; use DuckDB"):
+    limit = {
+        Storage.sqlite: "2001 columns, more than SQLite's limit of 2000; use DuckDB",
+        Storage.postgres: "2001 columns, more than PostgreSQL's limit of 1600; list fewer",
+    }[storage]
+    with pytest.raises(TableTooWideError, match=limit):
         materialize(manager, wide)
     assert len(raw_rows(storage, manager.database, "ds__stage")) == 10  # the old table stays
 
@@ -255,9 +272,13 @@ def test_a_table_wider_than_sqlite_allows_is_refused_with_the_fix(tmp_path: Path
 def test_an_engine_error_keeps_its_reason_not_the_statement(tmp_path: Path, storage: Storage):
     (tmp_path / "warehouse.sqlite").mkdir()  # a folder where the database file should be
     (tmp_path / "warehouse.duckdb").mkdir()
+    manager = io_manager(tmp_path, storage)
+    if storage is Storage.postgres:  # a database the server does not have, behind a password
+        missing = manager.database.rsplit("/", 1)[0].replace("platform@", "platform:s3cret@") + "/nowhere"
+        manager = type(manager)(database=missing)
     with pytest.raises(StorageError, match="asset ds/stage: writing table ds__stage to .* failed") as raised:
-        materialize(io_manager(tmp_path, storage), frame(5))
-    assert len(str(raised.value)) < 600
+        materialize(manager, frame(5))
+    assert len(str(raised.value)) < 600 and "s3cret" not in str(raised.value)
 
 
 def test_engine_reason_drops_the_statement_an_engine_appends():

@@ -11,7 +11,7 @@ import pytest
 from ml_data_platform.definitions import table_io_manager
 from ml_data_platform.settings import Settings
 from ml_data_platform.storage.partitions import PartitionError, check_partition_rows
-from ml_data_platform_tests.conftest import BACKENDS
+from ml_data_platform_tests.conftest import ALL_BACKENDS, backend_settings
 
 QUOTED = "it's'); DROP TABLE parts__rows; --"  # a key that would break spliced SQL
 KEYS = ["a.csv", "b.csv", QUOTED]
@@ -55,9 +55,9 @@ def materialize(settings, instance, first, last, version, extra_column=False, wi
     return defs.resolve_job_def("j").execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 
-@pytest.fixture(params=BACKENDS, ids=lambda s: s.value)
+@pytest.fixture(params=ALL_BACKENDS, ids=lambda s: s.value)
 def settings(request, tmp_path: Path) -> Settings:
-    return Settings(request.param, tmp_path / "data", tmp_path / "datasets.yaml")
+    return backend_settings(request.param, tmp_path / "data", tmp_path / "datasets.yaml")
 
 
 def stored(settings: Settings, table: str = "parts__rows") -> pd.DataFrame:
@@ -86,6 +86,11 @@ def test_rewriting_one_partition_replaces_exactly_its_rows(settings, instance):
     if settings.storage.value == "sqlite":  # replacing a partition deletes through an index
         indexes = table_io_manager(settings).query(
             "SELECT name FROM sqlite_master WHERE tbl_name = 'parts__rows' AND type = 'index'"
+        )
+        assert indexes == [("parts__rows__by_partition",)]
+    if settings.storage.value == "postgres":
+        indexes = table_io_manager(settings).query(
+            "SELECT indexname FROM pg_indexes WHERE tablename = ?", ("parts__rows",)
         )
         assert indexes == [("parts__rows__by_partition",)]
 

@@ -1,6 +1,7 @@
 """Staged and quarantined table versions on both backends, without a Dagster run: names,
 publish and quarantine as one transaction each, what cleanup drops and what it keeps."""
 
+import functools
 import os
 import socket
 import subprocess
@@ -16,15 +17,21 @@ import pytest
 from ml_data_platform.definitions import table_io_manager
 from ml_data_platform.settings import Settings, Storage
 from ml_data_platform.storage import versions as v
-from ml_data_platform_tests.conftest import BACKENDS
+from ml_data_platform_tests.conftest import ALL_BACKENDS, backend_settings
 
 pytestmark = pytest.mark.fast
 
 FRAME = pd.DataFrame({"a": [1.0, 2.0, 3.0], "target": [0, 1, 0]})
 
 
+@functools.cache
+def settings_in(tmp_path: Path, storage: Storage) -> Settings:
+    """One database per test (a fresh one on the PostgreSQL server)."""
+    return backend_settings(storage, tmp_path, tmp_path / "datasets.yaml")
+
+
 def manager(tmp_path: Path, storage: Storage, quarantine_days: float = 14.0):
-    return table_io_manager(Settings(storage, tmp_path, tmp_path / "datasets.yaml", quarantine_days))
+    return table_io_manager(replace(settings_in(tmp_path, storage), quarantine_days=quarantine_days))
 
 
 def stage(store, table: str, frame: pd.DataFrame, run_id: str) -> v.Version:
@@ -45,7 +52,7 @@ def test_names_carry_the_table_and_the_run():
     assert v.quarantine_name("ds__raw", run_id) == "quarantine__ds__raw__5214984f44a0"
 
 
-@pytest.mark.parametrize("storage", BACKENDS, ids=[b.value for b in BACKENDS])
+@pytest.mark.parametrize("storage", ALL_BACKENDS, ids=[b.value for b in ALL_BACKENDS])
 def test_publish_renames_the_staged_version_over_the_table(tmp_path: Path, storage: Storage):
     store = manager(tmp_path, storage)
     store.write_table("ds__raw", FRAME)
@@ -58,7 +65,7 @@ def test_publish_renames_the_staged_version_over_the_table(tmp_path: Path, stora
     assert store.versions() == []
 
 
-@pytest.mark.parametrize("storage", BACKENDS, ids=[b.value for b in BACKENDS])
+@pytest.mark.parametrize("storage", ALL_BACKENDS, ids=[b.value for b in ALL_BACKENDS])
 def test_quarantine_keeps_the_rows_and_why(tmp_path: Path, storage: Storage):
     store = manager(tmp_path, storage)
     store.write_table("ds__raw", FRAME)
@@ -75,7 +82,7 @@ def test_quarantine_keeps_the_rows_and_why(tmp_path: Path, storage: Storage):
         store.version(name)
 
 
-@pytest.mark.parametrize("storage", BACKENDS, ids=[b.value for b in BACKENDS])
+@pytest.mark.parametrize("storage", ALL_BACKENDS, ids=[b.value for b in ALL_BACKENDS])
 def test_cleanup_drops_what_nobody_will_publish_and_keeps_the_rest(tmp_path: Path, storage: Storage):
     store = manager(tmp_path, storage)
     alive = stage(store, "ds__raw", FRAME, str(uuid.uuid4()))  # this process: still running
