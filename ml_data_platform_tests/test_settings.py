@@ -32,7 +32,7 @@ def test_unknown_storage_lists_the_valid_values():
 def test_postgres_needs_a_url_and_never_shows_its_password():
     with pytest.raises(SettingsError, match="needs ML_PLATFORM_POSTGRES_URL.*it is not set"):
         Settings.from_env({"ML_PLATFORM_STORAGE": "postgres"})
-    with pytest.raises(SettingsError, match="it is 'mysql://u:\*\*\*@h/db'"):
+    with pytest.raises(SettingsError, match=r"it is 'mysql://u:\*\*\*@h/db'"):
         Settings.from_env(
             {"ML_PLATFORM_STORAGE": "postgres", "ML_PLATFORM_POSTGRES_URL": "mysql://u:pw@h/db"}
         )
