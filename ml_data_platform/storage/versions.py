@@ -13,6 +13,7 @@ and why it was rejected.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import socket
 from dataclasses import dataclass
@@ -97,6 +98,15 @@ def now_utc() -> datetime:
     return datetime.now(UTC)
 
 
+def run_process_id() -> int:
+    """The process running this run: this one, or, in a step worker of Dagster's multiprocess
+    executor (started through multiprocessing), the run's process that started it. A staged
+    version must outlive the step process that wrote it: cleanup asks whether its run's
+    process is alive, so that another step, or another run, does not drop it mid-run."""
+    parent = multiprocessing.parent_process()
+    return parent.pid if parent is not None else os.getpid()
+
+
 def register_staged(
     table: str, run_id: str, partitions: list[str] | None = None
 ) -> tuple[str, list[Statement]]:
@@ -104,7 +114,16 @@ def register_staged(
     crash after them leaves a record the next cleanup finds)."""
     name = staged_name(table, run_id)
     details = json.dumps({"partitions": partitions} if partitions is not None else {})
-    row = (name, table, STAGED, run_id, now_utc().isoformat(), socket.gethostname(), os.getpid(), details)
+    row = (
+        name,
+        table,
+        STAGED,
+        run_id,
+        now_utc().isoformat(),
+        socket.gethostname(),
+        run_process_id(),
+        details,
+    )
     return name, [
         (LOG_DDL, ()),
         (f"DELETE FROM {LOG} WHERE name = ?", (name,)),

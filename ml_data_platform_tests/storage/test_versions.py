@@ -2,6 +2,7 @@
 publish and quarantine as one transaction each, what cleanup drops and what it keeps."""
 
 import functools
+import multiprocessing
 import os
 import socket
 import subprocess
@@ -102,3 +103,20 @@ def test_a_staged_version_on_another_host_waits_for_the_ttl():
     assert version.writer_is_gone(now + timedelta(hours=25), timedelta(hours=24))
     mine = replace(version, host=socket.gethostname(), pid=os.getpid())
     assert not mine.writer_is_gone(now, timedelta(hours=24))
+
+
+def _report_run_process(queue) -> None:
+    queue.put(v.run_process_id())
+
+
+def test_a_step_worker_records_the_run_process_not_its_own():
+    """Dagster's multiprocess executor starts each step through multiprocessing: the staged
+    version must name the run's process, which outlives the step (else the next step's cleanup
+    drops it mid-run as "writer gone")."""
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    worker = context.Process(target=_report_run_process, args=(queue,))
+    worker.start()
+    assert queue.get(timeout=120) == os.getpid()
+    worker.join()
+    assert v.run_process_id() == os.getpid()
