@@ -24,6 +24,13 @@ REPOSITORY_LABEL = f"__repository__@{CODE_LOCATION}"
 CHECKS_ONLY_JOB = "checks_only"
 
 
+# Step workers fork from a server that has imported the platform once: a spawned worker would
+# import dagster, pandas and scikit-learn again for every step (seconds each).
+MULTIPROCESS = dg.multiprocess_executor.configured(
+    {"start_method": {"forkserver": {"preload_modules": [__name__]}}}
+)
+
+
 def checks_job_name(dataset: str) -> str:
     return f"{dataset}_checks"
 
@@ -121,9 +128,7 @@ def build_definitions(
         },
         # In-process by default: for small graphs a process per step costs more than the work
         # (and DuckDB lets one process at a time open its file). Multiprocess suits PostgreSQL.
-        executor=(
-            dg.multiprocess_executor if settings.executor is Executor.multiprocess else dg.in_process_executor
-        ),
+        executor=MULTIPROCESS if settings.executor is Executor.multiprocess else dg.in_process_executor,
     )
 
 

@@ -12,6 +12,7 @@ from ml_data_platform.run_report import failures_by_dataset
 from ml_data_platform.settings import Settings, Storage
 from ml_data_platform.storage.exports import read_manifest
 from ml_data_platform_tests.conftest import (
+    ALL_BACKENDS,
     make_settings,
     materialize_all,
     process_env,
@@ -70,19 +71,27 @@ def test_union_of_exports_is_exactly_the_generated_data(settings: Settings):
     np.testing.assert_array_equal(y, y_seed)
 
 
-def test_both_backends_produce_identical_exports(tmp_path: Path):
-    frames = {}
-    for storage in (Storage.sqlite, Storage.duckdb):
+def test_every_backend_produces_identical_exports(tmp_path: Path):
+    """SQLite, DuckDB and a real PostgreSQL server: every check passes, the split exports hold
+    the same values and the model-ready files are the same bytes."""
+    frames, model_ready = {}, {}
+    for storage in ALL_BACKENDS:
         (tmp_path / storage.value).mkdir()
         settings = make_settings(tmp_path / storage.value, storage)
-        assert materialize_all(settings).success
+        result = materialize_all(settings)
+        assert result.success
+        assert [e.check_name for e in result.get_asset_check_evaluations() if not e.passed] == []
         frames[storage] = {s: load_frame("multi", s, settings.data_dir) for s in ("train", "val", "test")}
-    for split in ("train", "val", "test"):
-        pd.testing.assert_frame_equal(
-            data_columns(frames[Storage.sqlite][split]),
-            data_columns(frames[Storage.duckdb][split]),
-            check_exact=True,
-        )
+        manifest = read_manifest(settings.exports_dir / "multi")
+        model_ready[storage] = {s: entry["sha256"] for s, entry in manifest["model_ready"].items()}
+    for storage in ALL_BACKENDS[1:]:
+        assert model_ready[storage] == model_ready[Storage.sqlite]
+        for split in ("train", "val", "test"):
+            pd.testing.assert_frame_equal(
+                data_columns(frames[Storage.sqlite][split]),
+                data_columns(frames[storage][split]),
+                check_exact=True,
+            )
 
 
 def test_rematerializing_replaces_tables_and_exports(settings: Settings):
