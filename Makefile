@@ -28,8 +28,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n auto -m fast
 
+# The UI and the daemon (sensors, freshness, queued runs) through dg ([tool.dg] in pyproject.toml).
 ui: $(STAMP)
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/dg dev
 
 # Side-by-side benchmark (ours / seed-style / floor) -> benchmarks/RESULTS.md; ~15 min.
 bench: $(STAMP)

@@ -22,7 +22,6 @@ from ml_data_platform_tests.conftest import (
     BACKENDS,
     BIN,
     REPO,
-    materialize_command,
     process_env,
     write_catalog,
 )
@@ -144,7 +143,9 @@ def test_a_daily_backfill_from_the_shell_writes_exactly_its_days(tmp_path):
     }
     env = process_env(tmp_path, {"datasets": [entry]}, ML_PLATFORM_STORAGE="duckdb")
     settings = Settings(BACKENDS[1], tmp_path / "data", tmp_path / "datasets.yaml")
-    command = [*materialize_command("days/raw,days/features"), "--partition-range", "2026-02-01...2026-02-02"]
+    # `dg launch`, as the README shows it (`dagster asset materialize` takes the same flags)
+    command = [str(BIN / "dg"), "launch", "--assets", "days/raw,days/features"]
+    command += ["--partition-range", "2026-02-01...2026-02-02"]
     backfill = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert backfill.returncode == 0, backfill.stderr[-3000:]
     features = table_io_manager(settings).read_table("days__features")
