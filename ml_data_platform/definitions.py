@@ -59,7 +59,12 @@ def table_io_manager(
 
 
 def export_store(settings: Settings) -> ExportStore:
-    return ExportStore(data_dir=str(settings.data_dir), quarantine_days=settings.quarantine_days)
+    return ExportStore(
+        data_dir=str(settings.data_dir),
+        quarantine_days=settings.quarantine_days,
+        export_url=settings.export_url or "",
+        retention_days=settings.export_retention_days,
+    )
 
 
 def build_definitions(

@@ -25,6 +25,7 @@ from ml_data_platform.storage.export_versions import (
     quarantined_exports,
     release_export,
 )
+from ml_data_platform.storage.object_exports import ObjectExports
 from ml_data_platform.storage.versions import QUARANTINED, Version, VersionNotFoundError
 
 RELEASE_JOB = "quarantine_release"
@@ -149,6 +150,10 @@ def release(settings: Settings, name: str, instance: dg.DagsterInstance) -> str:
             publish_artifact(artifact, group[0].version.run_id, settings.quarantine_days * 86400)
             for export in (r for r in group if r.kind == "export"):
                 release_export(settings.exports_dir, export.version.name, locked=True)
+                if settings.export_url:  # the released folder is what the link names now
+                    remote = ObjectExports(settings.export_url)
+                    folder = (settings.exports_dir / dataset).resolve()
+                    remote.point(dataset, remote.upload(dataset, folder))
         for rejected in group:
             context.log_event(
                 dg.AssetObservation(

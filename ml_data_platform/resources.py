@@ -9,6 +9,7 @@ from pydantic import Field
 
 from ml_data_platform.catalog import check_safe_name
 from ml_data_platform.storage.exports import ensure_inside
+from ml_data_platform.storage.object_exports import ObjectExports
 
 
 class ExportStore(dg.ConfigurableResource):
@@ -21,6 +22,20 @@ class ExportStore(dg.ConfigurableResource):
         description="How long a rejected (quarantined) export version is kept before a later "
         "export prunes it.",
     )
+
+    export_url: str = Field(
+        "",
+        description="Object-storage URL (e.g. s3://bucket/prefix) every published export is also "
+        "written to, behind a pointer object; empty: the data directory only.",
+    )
+    retention_days: float = Field(
+        7.0,
+        ge=0,
+        description="How long a superseded export version stays readable in object storage.",
+    )
+
+    def remote(self) -> ObjectExports | None:
+        return ObjectExports(self.export_url) if self.export_url else None
 
     @property
     def root(self) -> Path:

@@ -28,6 +28,9 @@ class Executor(StrEnum):
 STORAGE_ENV = "ML_PLATFORM_STORAGE"
 POSTGRES_URL_ENV = "ML_PLATFORM_POSTGRES_URL"
 EXECUTOR_ENV = "ML_PLATFORM_EXECUTOR"
+EXPORT_URL_ENV = "ML_PLATFORM_EXPORT_URL"
+EXPORT_RETENTION_ENV = "ML_PLATFORM_EXPORT_RETENTION_DAYS"
+DEFAULT_EXPORT_RETENTION_DAYS = 7.0
 DATA_DIR_ENV = "ML_PLATFORM_DATA_DIR"
 CATALOG_ENV = "ML_PLATFORM_CATALOG"
 QUARANTINE_DAYS_ENV = "ML_PLATFORM_QUARANTINE_DAYS"
@@ -81,6 +84,20 @@ def postgres_url(storage: Storage, value: str | None) -> str | None:
     return url
 
 
+def export_url(value: str | None) -> str | None:
+    """Where published exports are mirrored (None: the data directory only)."""
+    url = (value or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if not parts.scheme or not parts.netloc:
+        raise SettingsError(
+            f"{EXPORT_URL_ENV}={mask_password(url)!r} is not an object-storage URL; use e.g. "
+            "s3://bucket/prefix (or unset it to keep exports in the data directory only)"
+        )
+    return url
+
+
 def mask_password(url: str) -> str:
     """The URL as messages may show it: any password replaced by ***."""
     parts = urlsplit(url)
@@ -90,15 +107,15 @@ def mask_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def parse_days(value: str) -> float:
+def parse_days(value: str, variable: str = QUARANTINE_DAYS_ENV, what: str = "rejected versions") -> float:
     try:
         days = float(value)
     except ValueError:
         days = -1.0
     if not days >= 0:
         raise SettingsError(
-            f"{QUARANTINE_DAYS_ENV}={value!r} is not a number of days >= 0 (e.g. 14, or 0.5 for "
-            "twelve hours): how long rejected versions are kept"
+            f"{variable}={value!r} is not a number of days >= 0 (e.g. 14, or 0.5 for "
+            f"twelve hours): how long {what} are kept"
         )
     return days
 
@@ -111,6 +128,8 @@ class Settings:
     quarantine_days: float = DEFAULT_QUARANTINE_DAYS  # rejected versions kept this long
     postgres_url: str | None = None  # the server, when storage is postgres
     executor: Executor = Executor.in_process
+    export_url: str | None = None  # published exports mirrored to object storage
+    export_retention_days: float = DEFAULT_EXPORT_RETENTION_DAYS  # superseded versions kept there
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -125,6 +144,12 @@ class Settings:
             quarantine_days=parse_days(env.get(QUARANTINE_DAYS_ENV) or str(DEFAULT_QUARANTINE_DAYS)),
             postgres_url=postgres_url(storage, env.get(POSTGRES_URL_ENV)),
             executor=parse_executor(env.get(EXECUTOR_ENV) or Executor.in_process.value),
+            export_url=export_url(env.get(EXPORT_URL_ENV)),
+            export_retention_days=parse_days(
+                env.get(EXPORT_RETENTION_ENV) or str(DEFAULT_EXPORT_RETENTION_DAYS),
+                EXPORT_RETENTION_ENV,
+                "superseded exports in object storage",
+            ),
         )
 
     @staticmethod

@@ -5,6 +5,7 @@ production write path carries no test seam.
     python -m ml_data_platform_tests.pause_driver table_write <table> <marker>
     python -m ml_data_platform_tests.pause_driver export_swap <dataset> <marker>
     python -m ml_data_platform_tests.pause_driver table_publish <dataset> <marker>
+    python -m ml_data_platform_tests.pause_driver s3_pointer <dataset> <marker>
 
 At the point it writes its pid to <marker> and sleeps; it runs with the environment's
 DAGSTER_HOME, catalog, data directory and storage, like `dagster asset materialize`.
@@ -22,6 +23,7 @@ import dagster as dg
 from ml_data_platform.definitions import ALL_DATASETS_JOB, build_definitions
 from ml_data_platform.storage import export_versions as export
 from ml_data_platform.storage.duckdb import DuckDBTableIOManager
+from ml_data_platform.storage.object_exports import ObjectExports
 from ml_data_platform.storage.sqlite import SQLiteTableIOManager
 
 
@@ -68,12 +70,25 @@ def pause_before_export_swap(dataset: str, marker: Path) -> None:
     export._swap_link = swap
 
 
+def pause_before_s3_pointer(dataset: str, marker: Path) -> None:
+    """After the new version's objects are uploaded, before the pointer object names it."""
+    original = ObjectExports.point
+
+    def point(self, name: str, version: str) -> None:
+        if name == dataset:
+            pause(marker)
+        original(self, name, version)
+
+    ObjectExports.point = point
+
+
 def main() -> None:
     point, detail, marker = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     points = {
         "table_write": pause_inside_table_writes,
         "table_publish": pause_inside_publish,
         "export_swap": pause_before_export_swap,
+        "s3_pointer": pause_before_s3_pointer,
     }
     points[point](detail, marker)
     with dg.DagsterInstance.get() as instance:

@@ -57,3 +57,13 @@ def test_defaults_come_from_the_project_found_upward(tmp_path: Path, monkeypatch
     assert settings.data_dir == tmp_path / "data" and settings.catalog_path == tmp_path / "datasets.yaml"
     elsewhere = Settings.from_env({"ML_PLATFORM_DATA_DIR": "out"})  # explicit paths stay cwd-relative
     assert elsewhere.data_dir == tmp_path / "notebooks" / "out"
+
+
+def test_export_url_must_name_a_bucket():
+    assert Settings.from_env({}).export_url is None
+    url = "s3://team-bucket/ml/exports"
+    assert Settings.from_env({"ML_PLATFORM_EXPORT_URL": url}).export_url == url
+    with pytest.raises(SettingsError, match="ML_PLATFORM_EXPORT_URL='exports/' is not an object-storage URL"):
+        Settings.from_env({"ML_PLATFORM_EXPORT_URL": "exports/"})
+    with pytest.raises(SettingsError, match="ML_PLATFORM_EXPORT_RETENTION_DAYS='soon' is not a number"):
+        Settings.from_env({"ML_PLATFORM_EXPORT_RETENTION_DAYS": "soon"})

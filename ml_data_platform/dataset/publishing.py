@@ -25,6 +25,7 @@ from ml_data_platform.storage.export_versions import (
     quarantine_export,
     staged_export,
 )
+from ml_data_platform.storage.object_exports import version_name
 
 PUBLISHED_RUN = "published_run_id"  # observation metadata: the run whose version is published
 PUBLISH_STATUS = "publish_status"
@@ -81,13 +82,20 @@ def settle(
     if later != stage:
         # not yet published: the run's last audit publishes it (its observation says so)
         return {PUBLISH_STATUS: f"passed; published with the run's versions when {plan.name}/{later} passes"}
+    remote = exports.remote() if folder is not None else None
+    if remote is not None:  # uploaded first: no reader sees it until the pointer names it
+        remote.upload(plan.name, folder)
     with publishing_lock(out_dir):  # this run's tables and export, not another run's between
         tables.publish(list(staged.values()))
         publish_artifact(plan.artifact_path(exports), run_id, exports.quarantine_days * 86400)
         if folder is not None:
             publish_export(out_dir, folder, locked=True)
+        if remote is not None:
+            remote.point(plan.name, version_name(folder))
     if folder is not None:
         prune_quarantined_exports(out_dir.parent, timedelta(days=exports.quarantine_days))
+    if remote is not None:
+        remote.prune(plan.name, timedelta(days=exports.retention_days))
     return announce(context, plan, stages, None, rejected)
 
 
