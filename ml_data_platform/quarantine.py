@@ -143,9 +143,10 @@ def release(settings: Settings, name: str, instance: dg.DagsterInstance) -> str:
     def release_op(context: dg.OpExecutionContext) -> None:
         tables = [r.version.name for r in group if r.kind == "table"]
         dataset = group[0].asset_key.path[0]
-        with publishing_lock(settings.exports_dir / dataset):
+        manager = table_io_manager(settings)
+        with manager.publishing_lock(dataset), publishing_lock(settings.exports_dir / dataset):
             if tables:
-                table_io_manager(settings).release(tables)
+                manager.release(tables)
             artifact = settings.data_dir / "artifacts" / dataset / ARTIFACT  # the run's fit, if any
             publish_artifact(artifact, group[0].version.run_id, settings.quarantine_days * 86400)
             for export in (r for r in group if r.kind == "export"):

@@ -85,7 +85,8 @@ def settle(
     remote = exports.remote() if folder is not None else None
     if remote is not None:  # uploaded first: no reader sees it until the pointer names it
         remote.upload(plan.name, folder)
-    with publishing_lock(out_dir):  # this run's tables and export, not another run's between
+    # this run's tables and export, not another run's between (on this host and on the server)
+    with tables.publishing_lock(plan.name), publishing_lock(out_dir):
         tables.publish(list(staged.values()))
         publish_artifact(plan.artifact_path(exports), run_id, exports.quarantine_days * 86400)
         if folder is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from abc import abstractmethod
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import dagster as dg
@@ -115,6 +116,12 @@ class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManage
         description="Table -> a quarantined version to read in its place, to audit it before "
         "releasing it (ml-data-platform check --quarantined); empty: the published tables.",
     )
+
+    def publishing_lock(self, dataset: str) -> AbstractContextManager[None]:
+        """Held, with the export's file lock, while a run publishes a dataset's versions: a
+        backend that hosts on several machines share serializes them here (none by default:
+        the file lock sits beside the database file)."""
+        return nullcontext()
 
     def refuse_shape(self, asset: str, table_name: str, frame: pd.DataFrame) -> None:
         """Raise before writing when the engine cannot hold a table of this shape (a backend's

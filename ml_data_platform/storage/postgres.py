@@ -103,6 +103,23 @@ class PostgresTableIOManager(TableIOManager):
                     connection.rollback()
                 raise
 
+    @contextmanager
+    def publishing_lock(self, dataset: str) -> Iterator[None]:
+        """A session advisory lock per dataset on the server, held while a run publishes: runs
+        on other hosts share the server, not the file lock. The server releases it if this
+        process dies; waiting for it is bounded by lock_timeout_s."""
+        with self._connect() as connection, connection.cursor() as cursor:
+            key = f"ml_platform/publish/{dataset}"
+            cursor.execute("SELECT pg_advisory_lock(hashtext($1))", (key,))
+            cursor.fetchall()
+            connection.commit()  # the session holds it; no transaction stays open meanwhile
+            try:
+                yield
+            finally:
+                cursor.execute("SELECT pg_advisory_unlock(hashtext($1))", (key,))
+                cursor.fetchall()
+                connection.commit()
+
     def refuse_shape(self, asset: str, table_name: str, frame: pd.DataFrame) -> None:
         longest = v.quarantine_name(table_name, "0" * v.RUN_DIGITS)
         long_columns = [str(c) for c in frame.columns if len(str(c).encode()) > MAX_IDENTIFIER_BYTES]

@@ -287,3 +287,17 @@ def test_engine_reason_drops_the_statement_an_engine_appends():
     error = Exception("[SQLite] too many columns on t\nquery: CREATE TABLE " + '"c0" REAL, ' * 5000)
     assert engine_reason(error) == "[SQLite] too many columns on t"
     assert len(engine_reason(Exception("x" * 1000))) == 300
+
+
+def test_postgres_publishing_lock_holds_off_a_second_host(tmp_path: Path):
+    """Runs on other hosts share only the server: its per-dataset advisory lock keeps a
+    second publisher waiting (bounded by lock_timeout_s), and frees the dataset after."""
+    first = io_manager(tmp_path, Storage.postgres)
+    second = type(first)(database=first.database, lock_timeout_s=0.5)
+    with first.publishing_lock("ds"):
+        with pytest.raises(Exception, match="lock timeout"), second.publishing_lock("ds"):
+            pass
+        with second.publishing_lock("other"):  # another dataset is not held up
+            pass
+    with second.publishing_lock("ds"):
+        pass
