@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import statistics
 import sys
@@ -16,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ml_data_platform.storage.duckdb import DuckDBTableIOManager
+from ml_data_platform.storage.postgres import PostgresTableIOManager
 from ml_data_platform.storage.sqlite import SQLiteTableIOManager
 from ml_data_platform.storage.versions import PUBLISH_AFTER_AUDIT
 
@@ -43,6 +45,40 @@ def through_handle_output(manager, data: pd.DataFrame, audited: bool) -> None:
     manager.handle_output(context, data)
     if audited:
         manager.publish(list(manager.staged_in_run(run_id).values()))
+
+
+def postgres_candidates(url: str, data: pd.DataFrame) -> dict:
+    """Ours on PostgreSQL against the fastest raw path into the same server (ADBC's binary
+    COPY in and out, Arrow to pandas) and the seed's pandas calls (to_sql / read_sql)."""
+    import adbc_driver_postgresql.dbapi as adbc
+    import pyarrow as pa
+    import sqlalchemy
+
+    ours = PostgresTableIOManager(database=url)
+    engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg2://", 1))
+
+    def adbc_copy() -> None:
+        with adbc.connect(url) as connection:
+            with connection.cursor() as cursor:
+                cursor.adbc_ingest(
+                    "t_floor", pa.Table.from_pandas(data, preserve_index=False), mode="replace"
+                )
+            connection.commit()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT * FROM t_floor")
+                cursor.fetch_arrow_table().to_pandas()
+
+    def to_sql_read_sql() -> None:
+        data.to_sql("t_tosql", engine, index=False, if_exists="replace")
+        pd.read_sql("SELECT * FROM t_tosql", engine)
+
+    return {
+        "ours_postgres": lambda: (ours.write_table("t", data), ours.read_table("t")),
+        "adbc_postgres": adbc_copy,
+        "to_sql_postgres": to_sql_read_sql,
+        "direct_postgres": lambda: through_handle_output(ours, data, audited=False),
+        "staged_postgres": lambda: through_handle_output(ours, data, audited=True),
+    }
 
 
 def main() -> None:
@@ -78,10 +114,15 @@ def main() -> None:
         "direct_duckdb": lambda: through_handle_output(ours_duckdb, data, audited=False),
         "staged_duckdb": lambda: through_handle_output(ours_duckdb, data, audited=True),
     }
+    url = os.environ.get("ML_PLATFORM_POSTGRES_URL")
+    if url:
+        candidates.update(postgres_candidates(url, data))
     seconds: dict[str, list[float]] = {name: [] for name in candidates}
     for repeat in range(5):
         order = list(candidates) if repeat % 2 == 0 else list(reversed(candidates))
         for name in order:
+            if name == "to_sql_postgres" and repeat >= 3:
+                continue  # minutes per run at 1M rows: three are enough for its median
             seconds[name].append(timed(candidates[name]))
     median = {name: statistics.median(values) for name, values in seconds.items()}
     print(
@@ -96,6 +137,16 @@ def main() -> None:
                 # write-audit-publish: staging + publish against writing over the table
                 "staging_overhead_sqlite": median["staged_sqlite"] / median["direct_sqlite"] - 1,
                 "staging_overhead_duckdb": median["staged_duckdb"] / median["direct_duckdb"] - 1,
+                **(
+                    {
+                        "postgres_ratio": median["ours_postgres"] / median["adbc_postgres"],
+                        "postgres_speedup": median["to_sql_postgres"] / median["ours_postgres"],
+                        "staging_overhead_postgres": median["staged_postgres"] / median["direct_postgres"]
+                        - 1,
+                    }
+                    if url
+                    else {}
+                ),
             }
         )
     )

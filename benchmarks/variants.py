@@ -128,6 +128,12 @@ class ArrowStore:
             import duckdb
 
             self.connection = duckdb.connect(str(path))
+        elif backend == "postgres":  # ADBC's binary COPY into the server run.py started
+            import os
+
+            import adbc_driver_postgresql.dbapi as adbc
+
+            self.connection = adbc.connect(os.environ["ML_PLATFORM_POSTGRES_URL"])
         else:
             import adbc_driver_sqlite.dbapi as adbc
 
