@@ -154,7 +154,8 @@ def release(settings: Settings, name: str, instance: dg.DagsterInstance) -> str:
                 if settings.export_url:  # the released folder is what the link names now
                     remote = ObjectExports(settings.export_url)
                     folder = (settings.exports_dir / dataset).resolve()
-                    remote.point(dataset, remote.upload(dataset, folder))
+                    fit = {ARTIFACT: artifact} if artifact.is_file() else {}
+                    remote.point(dataset, remote.upload(dataset, folder, fit))
         for rejected in group:
             context.log_event(
                 dg.AssetObservation(

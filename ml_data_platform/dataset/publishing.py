@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 
 from ml_data_platform.dataset.plan import TABLE_STAGES, DatasetPlan
-from ml_data_platform.storage.artifacts import artifact_staged, publish_artifact
+from ml_data_platform.storage.artifacts import ARTIFACT, artifact_for_run, artifact_staged, publish_artifact
 from ml_data_platform.storage.export_versions import (
     prune_quarantined_exports,
     publish_export,
@@ -84,7 +84,8 @@ def settle(
         return {PUBLISH_STATUS: f"passed; published with the run's versions when {plan.name}/{later} passes"}
     remote = exports.remote() if folder is not None else None
     if remote is not None:  # uploaded first: no reader sees it until the pointer names it
-        remote.upload(plan.name, folder)
+        fit = artifact_for_run(plan.artifact_path(exports), run_id)  # the one the manifest names
+        remote.upload(plan.name, folder, {ARTIFACT: fit} if fit.is_file() else {})
     # this run's tables and export, not another run's between (on this host and on the server)
     with tables.publishing_lock(plan.name), publishing_lock(out_dir):
         tables.publish(list(staged.values()))

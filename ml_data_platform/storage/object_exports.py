@@ -3,7 +3,7 @@ where no rename exists. A version is audited on local disk first (export_version
 publish its files go under a prefix of their own, the manifest last, and then one small
 pointer object names it:
 
-  <prefix>/<dataset>/versions/<stamp>-<run>/train.parquet, …, manifest.json
+  <prefix>/<dataset>/versions/<stamp>-<run>/train.parquet, …, preprocessor.joblib, manifest.json
   <prefix>/<dataset>/CURRENT.json      {"version": "<stamp>-<run>", "published_at": …}
 
 A single PUT replaces an object whole, so a reader that follows the pointer sees the old
@@ -14,6 +14,7 @@ published. Superseded versions stay readable for a retention period, then are pr
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -54,11 +55,12 @@ class ObjectExports:
     def location(self, dataset: str) -> str:
         return f"{mask_password(self.url).rstrip('/')}/{dataset}"
 
-    def upload(self, dataset: str, folder: Path) -> str:
-        """Copy an audited version folder under its own prefix (data files, then the manifest),
-        checking each object's size; nobody reads it until `point` names it."""
+    def upload(self, dataset: str, folder: Path, extra: Mapping[str, Path] | None = None) -> str:
+        """Copy an audited version folder under its own prefix (data files and `extra` files
+        under their given names, then the manifest), checking each object's size; nobody
+        reads it until `point` names it."""
         try:
-            return self._upload(dataset, folder)
+            return self._upload(dataset, folder, dict(extra or {}))
         except OSError as error:
             raise ExportError(
                 f"dataset {dataset}: uploading its export to {self.location(dataset)} failed, so "
@@ -66,15 +68,13 @@ class ObjectExports:
                 "Check the bucket, the credentials (AWS_* variables) and the endpoint, then re-run"
             ) from None
 
-    def _upload(self, dataset: str, folder: Path) -> str:
+    def _upload(self, dataset: str, folder: Path, extra: dict[str, Path]) -> str:
         filesystem, root = self._fs()
         target = f"{root}/{dataset}/{VERSIONS}/{version_name(folder)}"
-        files = sorted(
-            (p for p in folder.iterdir() if p.is_file() and p.name not in _MARKS),
-            key=lambda p: p.name == MANIFEST,
-        )
-        for path in files:
-            destination = f"{target}/{path.name}"
+        files = {p.name: p for p in folder.iterdir() if p.is_file() and p.name not in _MARKS} | extra
+        for name in sorted(files, key=lambda n: n == MANIFEST):
+            path = files[name]
+            destination = f"{target}/{name}"
             pafs.copy_files(str(path), destination, destination_filesystem=filesystem)
             stored = filesystem.get_file_info(destination).size
             if stored != path.stat().st_size:

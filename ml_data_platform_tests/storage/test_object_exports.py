@@ -2,6 +2,7 @@
 follow the pointer object, a rejected run uploads nothing, superseded versions are pruned
 after the retention period, and a writer killed before the pointer leaves the old version."""
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -67,6 +68,12 @@ def test_published_exports_are_read_back_from_the_bucket(tmp_path: Path, s3: S3S
     )
     [first] = versions_in(url, "files")
     assert ObjectExports(url).current("files") == first
+    # the fitted preprocessor the manifest names travels with the version
+    filesystem, root = ObjectExports(url)._fs()
+    with filesystem.open_input_stream(f"{root}/files/versions/{first}/preprocessor.joblib") as stream:
+        fit = stream.read()
+    manifest = ObjectExports(url).read_manifest("files")
+    assert hashlib.sha256(fit).hexdigest() == manifest["preprocessor"]["sha256"]
     assert os.readlink(settings.exports_dir / "files").endswith(first)  # the same version
 
     # a rejected run uploads nothing and moves no pointer
