@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ml_data_platform.storage.exports import LazyFrame, ensure_inside, fsync_dir, write_version
-from ml_data_platform.storage.versions import QUARANTINED, STAGED, Version, run_tag
+from ml_data_platform.storage.versions import QUARANTINED, STAGED, Version, run_process_id, run_tag
 
 STAGED_MARK = "staged.json"
 QUARANTINE_MARK = "quarantine.json"
@@ -92,16 +92,20 @@ def stage_exports(
     link.parent.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     version = link.parent / f".{link.name}.v-{stamp}-{run_tag(run_id)}"
-    version.mkdir()
     record = {
         "dataset": link.name,
         "run_id": run_id,
         "created_at": datetime.now(UTC).isoformat(),
         "host": socket.gethostname(),
-        "pid": os.getpid(),
+        "pid": run_process_id(),
     }
+    # The folder appears under its version name with its staged mark already in it: a
+    # concurrent run's publish removes version folders without one as superseded.
+    fresh = link.parent / f".{link.name}.new-{uuid.uuid4().hex[:12]}"
+    fresh.mkdir()
+    _mark(fresh, STAGED_MARK, record)
+    os.rename(fresh, version)
     try:
-        _mark(version, STAGED_MARK, record)
         manifest = write_version(splits, model_ready or {}, version, lineage)
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
