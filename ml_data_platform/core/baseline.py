@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
 
 from ml_data_platform.core.quality import ERROR, WARN, Outcome
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
 
 FIT_ROWS = 200_000  # a baseline answers "is there signal?"; more rows only cost time
 
@@ -17,6 +20,10 @@ def fit_and_score(
     """Logistic regression fitted on train (a seeded sample of at most `fit_rows` rows);
     accuracy, macro-F1 and ROC-AUC on every split, plus the majority-class accuracy each
     split would get for free."""
+    # imported here: scikit-learn costs ~1 s at import, which commands that never fit skip
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import accuracy_score, f1_score, roc_auc_score
+
     X_train, y_train = matrices["train"]
     if len(y_train) > fit_rows:
         rows = np.sort(np.random.default_rng(seed).choice(len(y_train), fit_rows, replace=False))

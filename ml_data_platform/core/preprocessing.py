@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
 import numpy as np
 import pandas as pd
-import sklearn
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from ml_data_platform.core.blocks import float_block
+
+if TYPE_CHECKING:  # scikit-learn costs ~1 s at import: imported where a fit needs it
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import OneHotEncoder
 
 INFREQUENT = "__infrequent__"
 FIT_CHUNK_ROWS = 65_536
@@ -29,6 +28,9 @@ def _text(frame: pd.DataFrame, names: list[str]) -> np.ndarray:
 
 def with_versions(fitted: dict[str, Any]) -> dict[str, Any]:
     """The fitted parts plus the library versions that must match where they are loaded."""
+    import joblib
+    import sklearn
+
     return {
         **fitted,
         "versions": {
@@ -51,6 +53,10 @@ def fit_preprocessor(
     Returns the plain-sklearn parts and column lists that `transform` applies; the two parts
     are kept apart (not one ColumnTransformer) so the numeric fit can use the fast median below.
     """
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
     numeric = [n for n in feature_names if n not in categorical]
     text = [n for n in feature_names if n in categorical]
     fitted: dict[str, Any] = {

@@ -10,13 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_classification
 
 from ml_data_platform.catalog import RESERVED_COLUMNS, DatasetSpec, FileSource, SeedDatabaseSource
 from ml_data_platform.sources.files import FileReading, SourceError, read_files
 
 
 def generate_synthetic(spec: DatasetSpec) -> pd.DataFrame:
+    from sklearn.datasets import make_classification  # lazily: ~1 s of imports a CLI call rarely needs
+
     source = spec.source
     X, y = make_classification(
         n_samples=source.n_samples,

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.datasets import make_classification
 
 from ml_data_platform.catalog import DatasetSpec, FileSource
 
@@ -18,6 +17,8 @@ FIRST_DAY = date(2026, 1, 1)  # fixed, so the sample is the same on every machin
 
 def sample_frame(spec: DatasetSpec, day: date, offset: int, rows: int) -> pd.DataFrame:
     """One day of events: event_id, event_time, the declared features and a text label."""
+    from sklearn.datasets import make_classification  # lazily: ~1 s of imports most callers skip
+
     names = [c for c in spec.feature_columns or [] if c not in spec.categorical_columns]
     X, y = make_classification(
         n_samples=rows,
