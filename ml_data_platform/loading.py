@@ -23,9 +23,8 @@ class ExportNotFoundError(FileNotFoundError):
 
 def _how_to_make(dataset: str) -> str:
     return (
-        f"materialize it with `make run`, or `dagster asset materialize -m "
-        f"ml_data_platform.definitions --select 'group:{dataset}'` (a new dataset goes into "
-        "datasets.yaml first)"
+        f"materialize it with `make run`, or `dg launch --assets 'group:{dataset}'` from the "
+        "project root (a new dataset goes into datasets.yaml first)"
     )
 
 

@@ -207,6 +207,5 @@ def downstream_hint(settings: Settings, group: list[Rejected]) -> str:
         )
     return (
         "Later stages still hold the previous version; to rebuild them from this one (a full run "
-        f"would read the source again): dagster asset materialize -m ml_data_platform.definitions "
-        f"--select '{select}'{scope}"
+        f"would read the source again), from the project root: dg launch --assets '{select}'{scope}"
     )

@@ -243,7 +243,7 @@ class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManage
             f"its latest version was rejected and is kept as {rejected[-1]} (see ml-data-platform "
             "quarantine list); fix the data and re-run, or release it on purpose"
             if rejected
-            else f"materialize {key.to_user_string()} first (e.g. dagster asset materialize -m "
-            f"ml_data_platform.definitions --select '{key.to_user_string()}')"
+            else f"materialize {key.to_user_string()} first (e.g. from the project root: dg launch "
+            f"--assets '{key.to_user_string()}')"
         )
         return f"table {table_name} has no published version in {self.location}: {why}"

@@ -59,7 +59,7 @@ def schema_change(
         f"asset {asset}: these partitions' columns differ from the published table's ({changes}), "
         f"which still holds {len(other_partitions)} other partition(s) (e.g. {list(other_partitions)[:3]}). "
         "The published partitions are kept. Make the new data match, or change the schema for "
-        "every partition at once: materialize all of them in one run (dagster asset materialize "
+        "every partition at once: materialize all of them in one run (dg launch --assets ... "
         "--partition-range FIRST...LAST, or ml-data-platform run)"
     )
 

@@ -115,7 +115,7 @@ def test_files_land_one_by_one_and_no_row_ever_moves(tmp_path):
     name = re.search(r"quarantine__events__raw__[0-9a-f]+", bad.stderr).group(0)
     released = cli(env, "quarantine", "release", name)
     assert released.returncode == 0, released.stdout + released.stderr[-3000:]
-    assert "--select 'events/features*' --partition 'events_4.csv'" in released.stdout
+    assert "dg launch --assets 'events/features*' --partition 'events_4.csv'" in released.stdout
     assert "events_4.csv" in set(table_io_manager(settings).read_table("events__raw")["partition_key"])
 
 

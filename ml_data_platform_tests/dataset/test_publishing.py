@@ -154,7 +154,7 @@ def test_release_publishes_exactly_the_quarantined_version(tmp_path: Path, stora
     quarantined_rows = raw_rows(settings, rejected.version.name)
 
     message = quarantine.release(settings, rejected.version.name, instance)
-    assert "dagster asset materialize" in message and "files/features*" in message
+    assert "dg launch --assets 'files/features*'" in message
     assert raw_rows(settings, "files__raw") == quarantined_rows
     assert quarantine.rejected_versions(settings) == []
     released = instance.fetch_observations(dg.AssetKey(["files", "raw"]), limit=1).records[0]
