@@ -1,12 +1,17 @@
 """`dg`, Dagster's current CLI, from the repo root as the README shows it: the definitions
-load and list (`[tool.dg]` in pyproject.toml); `dg launch` runs are covered by the shared
-instance test and the daily backfill."""
+load and list (`[tool.dg]` in pyproject.toml), `dg dev` serves the UI; `dg launch` runs are
+covered by the shared instance test and the daily backfill."""
 
 import json
+import os
+import signal
 import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 from ml_data_platform_tests.conftest import BIN, REPO, process_env, small_catalog
+from ml_data_platform_tests.postgres_server import _free_port
 
 
 def dg(env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -35,3 +40,36 @@ def test_dg_check_defs_names_a_bad_catalog(tmp_path: Path):
     assert checked.returncode != 0
     assert "dataset 'binary', field split" in checked.stdout + checked.stderr
     assert "must sum to 1" in checked.stdout + checked.stderr
+
+
+def test_dg_dev_serves_the_ui_with_the_platforms_code_location(tmp_path: Path):
+    """`make ui` runs `dg dev`: the webserver answers and loads the code location (the daemon
+    runs beside it)."""
+    port = _free_port()
+    env = process_env(tmp_path, small_catalog())
+    server = subprocess.Popen(
+        [str(BIN / "dg"), "dev", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # dg dev starts the webserver, daemon and code server
+    )
+    query = "{ repositoriesOrError { ... on RepositoryConnection { nodes { name location { name } } } } }"
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps({"query": query}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        deadline, nodes = time.monotonic() + 120, []
+        while not nodes and time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    nodes = json.loads(response.read())["data"]["repositoriesOrError"].get("nodes", [])
+            except (OSError, KeyError):
+                time.sleep(1)
+        assert [n["location"]["name"] for n in nodes] == ["ml_data_platform"], "dg dev never served it"
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=60)
