@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from ml_data_platform.dataset.plan import TABLE_STAGES, DatasetPlan
+from ml_data_platform.resources import ExportStore
 from ml_data_platform.storage.artifacts import ARTIFACT, artifact_for_run, artifact_staged, publish_artifact
+from ml_data_platform.storage.base import TableIOManager
 from ml_data_platform.storage.export_versions import (
     prune_quarantined_exports,
     publish_export,
@@ -26,6 +29,7 @@ from ml_data_platform.storage.export_versions import (
     staged_export,
 )
 from ml_data_platform.storage.object_exports import version_name
+from ml_data_platform.storage.versions import Version
 
 PUBLISHED_RUN = "published_run_id"  # observation metadata: the run whose version is published
 PUBLISH_STATUS = "publish_status"
@@ -82,13 +86,28 @@ def settle(
     if later != stage:
         # not yet published: the run's last audit publishes it (its observation says so)
         return {PUBLISH_STATUS: f"passed; published with the run's versions when {plan.name}/{later} passes"}
+    publish_together(tables, exports, plan, run_id, list(staged.values()), folder)
+    return announce(context, plan, stages, None, rejected)
+
+
+def publish_together(
+    tables: TableIOManager,
+    exports: ExportStore,
+    plan: DatasetPlan,
+    run_id: str,
+    staged: list[Version],
+    folder: Path | None,
+) -> None:
+    """Publish a run's tables, fitted preprocessor and export (and its object-storage copy)
+    under the dataset's publishing locks, so no other run's versions land in between."""
+    out_dir = exports.dataset_dir(plan.name)
     remote = exports.remote() if folder is not None else None
     if remote is not None:  # uploaded first: no reader sees it until the pointer names it
         fit = artifact_for_run(plan.artifact_path(exports), run_id)  # the one the manifest names
         remote.upload(plan.name, folder, {ARTIFACT: fit} if fit.is_file() else {})
-    # this run's tables and export, not another run's between (on this host and on the server)
+    # on this host (the file lock) and, for a shared database, on its server
     with tables.publishing_lock(plan.name), publishing_lock(out_dir):
-        tables.publish(list(staged.values()))
+        tables.publish(staged)
         publish_artifact(plan.artifact_path(exports), run_id, exports.quarantine_days * 86400)
         if folder is not None:
             publish_export(out_dir, folder, locked=True)
@@ -98,7 +117,6 @@ def settle(
         prune_quarantined_exports(out_dir.parent, timedelta(days=exports.quarantine_days))
     if remote is not None:
         remote.prune(plan.name, timedelta(days=exports.retention_days))
-    return announce(context, plan, stages, None, rejected)
 
 
 def rejection(plan: DatasetPlan, stage: str, rejected: Mapping[str, str]) -> dict[str, Any]:
