@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
+import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -190,3 +193,22 @@ def write_exports(splits, out_dir: Path, data_dir: Path, lineage: dict, model_re
     manifest, version = stage_exports(splits, out_dir, data_dir, lineage, uuid.uuid4().hex, model_ready)
     publish_export(out_dir, version)
     return manifest
+
+
+def sigkill_at_pause(point: str, detail: str, folder: Path, env: dict[str, str]) -> None:
+    """Run the whole graph through the test's pause driver (`pause_driver.py`), wait until it
+    stops at `point` (`detail`: the table or dataset), and SIGKILL it there."""
+    marker = folder / "paused"
+    victim = subprocess.Popen(
+        [sys.executable, "-m", "ml_data_platform_tests.pause_driver", point, detail, str(marker)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    deadline = time.monotonic() + 120
+    while not marker.exists() and victim.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert marker.exists(), "the run never reached the pause point"
+    os.kill(int(marker.read_text()), signal.SIGKILL)
+    victim.wait(timeout=30)

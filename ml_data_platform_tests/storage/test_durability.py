@@ -2,7 +2,6 @@
 
 import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -29,6 +28,7 @@ from ml_data_platform_tests.conftest import (
     materialize_all,
     materialize_command,
     process_env,
+    sigkill_at_pause,
 )
 
 
@@ -198,20 +198,7 @@ def test_sigkill_mid_write_leaves_the_old_version_and_the_next_run_succeeds(
     before = snapshot(settings)
 
     rows(2).to_csv(tmp_path / "rows.csv", index=False)
-    marker = tmp_path / "paused"
-    victim = subprocess.Popen(  # the whole graph, paused at `point` by the test's own driver
-        [sys.executable, "-m", "ml_data_platform_tests.pause_driver", *point.split(":"), str(marker)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    deadline = time.monotonic() + 120
-    while not marker.exists() and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), "the run never reached the pause point"
-    os.kill(int(marker.read_text()), signal.SIGKILL)
-    victim.wait(timeout=30)
+    sigkill_at_pause(*point.split(":"), tmp_path, env)  # the whole graph, killed at `point`
 
     after = snapshot(settings)
     if point.startswith("table_"):  # the export swap comes after the tables are published

@@ -4,10 +4,7 @@ after the retention period, and a writer killed before the pointer leaves the ol
 
 import hashlib
 import os
-import signal
 import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,6 +23,7 @@ from ml_data_platform_tests.conftest import (
     materialize_all,
     materialize_command,
     process_env,
+    sigkill_at_pause,
 )
 from ml_data_platform_tests.s3_server import S3Server
 
@@ -122,20 +120,7 @@ def test_sigkill_before_the_pointer_leaves_readers_on_the_old_version(tmp_path: 
     before = load_frame("files", url=url)
 
     rows(2).to_csv(tmp_path / "rows.csv", index=False)
-    marker = tmp_path / "paused"
-    victim = subprocess.Popen(
-        [sys.executable, "-m", "ml_data_platform_tests.pause_driver", "s3_pointer", "files", str(marker)],
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    deadline = time.monotonic() + 120
-    while not marker.exists() and victim.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert marker.exists(), "the run never reached the pause point"
-    os.kill(int(marker.read_text()), signal.SIGKILL)
-    victim.wait(timeout=30)
+    sigkill_at_pause("s3_pointer", "files", tmp_path, env)
 
     assert len(versions_in(url, "files")) == 2  # the new version is uploaded, not named
     pd.testing.assert_frame_equal(load_frame("files", url=url), before)
