@@ -301,3 +301,17 @@ def test_postgres_publishing_lock_holds_off_a_second_host(tmp_path: Path):
             pass
     with second.publishing_lock("ds"):
         pass
+
+
+def test_postgres_refuses_names_it_would_cut_before_writing(tmp_path: Path):
+    """PostgreSQL silently truncates identifiers past 63 bytes: two long column names could
+    become one, a long table's staged and quarantined names could collide."""
+    manager = io_manager(tmp_path, Storage.postgres)
+    materialize(manager, frame(10))
+    long_column = frame(5).assign(**{"x" * 64: 1.0})
+    with pytest.raises(TableTooWideError, match="column names longer than PostgreSQL's 63 bytes"):
+        materialize(manager, long_column)
+    assert len(raw_rows(Storage.postgres, manager.database, "ds__stage")) == 10  # kept
+    with pytest.raises(TableTooWideError, match="use a shorter dataset name"):
+        manager.refuse_shape("a" * 28 + "/features", "a" * 28 + "__features", frame(5))
+    manager.refuse_shape("a" * 27 + "/features", "a" * 27 + "__features", frame(5))  # fits
