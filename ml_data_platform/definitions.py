@@ -22,7 +22,6 @@ ALL_DATASETS_JOB = "all_datasets"
 CODE_LOCATION = "ml_data_platform"
 REPOSITORY_LABEL = f"__repository__@{CODE_LOCATION}"
 CHECKS_ONLY_JOB = "checks_only"
-DATASET_TAG = "ml_platform/dataset"
 
 
 # Step workers fork from a server that has imported the platform once: a spawned worker would
@@ -105,8 +104,6 @@ def build_definitions(
                 dataset_job_name(name),
                 selection=group,
                 partitions_def=plan.partitions,
-                # lets a run queue keep one run per dataset at a time (deploy/helm/values.yaml)
-                tags={DATASET_TAG: name},
                 description=f"The {name} graph, raw to export"
                 + (
                     " (raw and features for the run's partitions; the rest from every partition)."
