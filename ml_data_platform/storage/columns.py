@@ -55,6 +55,13 @@ def logical_type(name: str, series: pd.Series) -> LogicalType:
     )
 
 
+def column_definitions(frame: pd.DataFrame, engine: str, quote) -> str:
+    """`"name" TYPE, …` for a CREATE TABLE of the frame's columns on `engine` (sqlite, postgres)."""
+    return ", ".join(
+        f"{quote(str(c))} {getattr(logical_type(str(c), frame[c]), engine)}" for c in frame.columns
+    )
+
+
 def from_engine(engine_type: str, column: str) -> LogicalType:
     upper = engine_type.upper()
     for candidate in ALL:

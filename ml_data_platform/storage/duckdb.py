@@ -18,16 +18,13 @@ from ml_data_platform.storage.base import TableIOManager
 from ml_data_platform.storage.columns import arrow_columns, restore_frame
 from ml_data_platform.storage.errors import TableNotFoundError
 from ml_data_platform.storage.versions import Statement
+from ml_data_platform.storage.versions import quote_identifier as _quote
 
 _VIEW = "_ml_platform_incoming"
 _DESCRIBE = (
     "SELECT column_name, data_type FROM information_schema.columns "
     "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position"
 )
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 class DuckDBTableIOManager(TableIOManager):
@@ -90,8 +87,6 @@ class DuckDBTableIOManager(TableIOManager):
             connection.execute(f"CREATE OR REPLACE TABLE {_quote(table_name)} AS SELECT * FROM {_VIEW}")
         finally:
             connection.unregister(_VIEW)
-
-    quote = staticmethod(_quote)
 
     def execute(self, statements: Sequence[Statement]) -> None:
         with self._connect() as connection:

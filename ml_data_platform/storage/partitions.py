@@ -85,7 +85,7 @@ def key_filter(keys: Sequence[str], quote) -> tuple[str, tuple[str, ...]]:
     return f"{quote(PARTITION_COLUMN)} IN ({marks})", tuple(keys)
 
 
-def partition_index(table: str, quote) -> list[v.Statement]:
+def partition_index_statements(table: str, quote) -> list[v.Statement]:
     """An index on partition_key, for engines that would otherwise scan the whole table to
     replace one partition and to list the stored partitions on every write."""
     index = quote(f"{table}__by_partition")

@@ -24,9 +24,9 @@ from pydantic import Field, PrivateAttr
 from ml_data_platform.settings import mask_password
 from ml_data_platform.storage import versions as v
 from ml_data_platform.storage.base import TableIOManager
-from ml_data_platform.storage.columns import arrow_columns, logical_type, restore_frame
+from ml_data_platform.storage.columns import arrow_columns, column_definitions, restore_frame
 from ml_data_platform.storage.errors import TableNotFoundError, TableTooWideError
-from ml_data_platform.storage.partitions import partition_index
+from ml_data_platform.storage.versions import quote_identifier as _quote
 
 MAX_IDENTIFIER_BYTES = 63  # NAMEDATALEN - 1: PostgreSQL silently truncates longer names
 MAX_COLUMNS = 1600
@@ -36,10 +36,6 @@ _COLUMNS = (
     "WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position"
 )
 _EXISTS = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?"
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def numbered_parameters(sql: str) -> str:
@@ -61,6 +57,8 @@ def numbered_parameters(sql: str) -> str:
 
 class PostgresTableIOManager(TableIOManager):
     """Tables in the URL's database and current schema (`search_path`), quoted by name."""
+
+    INDEX_PARTITIONS = True
 
     lock_timeout_s: float = Field(
         60.0,
@@ -163,18 +161,11 @@ class PostgresTableIOManager(TableIOManager):
 
     def _replace(self, cursor: adbc.Cursor, table_name: str, frame: pd.DataFrame, arrow: pa.Table) -> None:
         """Drop, create and COPY in; only ever called inside write_table's transaction."""
-        names = [str(c) for c in frame.columns]
-        kinds = [logical_type(n, frame[c]) for n, c in zip(names, frame.columns, strict=True)]
-        columns_sql = ", ".join(f"{_quote(n)} {k.postgres}" for n, k in zip(names, kinds, strict=True))
+        columns_sql = column_definitions(frame, "postgres", _quote)
         cursor.execute(f"DROP TABLE IF EXISTS {_quote(table_name)}")
         cursor.execute(f"CREATE TABLE {_quote(table_name)} ({columns_sql})")
         if arrow.num_rows:
             cursor.adbc_ingest(table_name, arrow, mode="append")
-
-    quote = staticmethod(_quote)
-
-    def partition_index(self, table_name: str) -> list[v.Statement]:
-        return partition_index(table_name, _quote)
 
     def execute(self, statements: Sequence[v.Statement]) -> None:
         self._ensure_log(statements)

@@ -20,16 +20,12 @@ import pyarrow.compute as pc
 from pydantic import Field
 
 from ml_data_platform.storage.base import TableIOManager
-from ml_data_platform.storage.columns import TIMESTAMP, logical_type, restore_frame
+from ml_data_platform.storage.columns import TIMESTAMP, column_definitions, logical_type, restore_frame
 from ml_data_platform.storage.errors import TableNotFoundError, TableTooWideError
-from ml_data_platform.storage.partitions import partition_index
 from ml_data_platform.storage.versions import Statement
+from ml_data_platform.storage.versions import quote_identifier as _quote
 
 SQLITE_MAX_COLUMNS = 2000  # SQLITE_MAX_COLUMN as SQLite (and the ADBC driver's build) ships it
-
-
-def _quote(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'
 
 
 def _timestamp_text(series: pd.Series) -> pa.Array:
@@ -50,6 +46,8 @@ def _to_arrow(frame: pd.DataFrame) -> pa.Table:
 
 class SQLiteTableIOManager(TableIOManager):
     """Our own IO manager on the public API: replace-in-a-transaction, exact dtypes on read."""
+
+    INDEX_PARTITIONS = True  # no full scan per partition replace and per listing
 
     busy_timeout_ms: int = Field(
         60_000, description="How long a writer waits for another connection's lock before failing."
@@ -116,19 +114,12 @@ class SQLiteTableIOManager(TableIOManager):
         self, connection: adbc.Connection, table_name: str, frame: pd.DataFrame, arrow: pa.Table
     ) -> None:
         """Drop, create and fill the table; only ever called inside write_table's transaction."""
-        names = [str(c) for c in frame.columns]
-        kinds = [logical_type(n, frame[c]) for n, c in zip(names, frame.columns, strict=True)]
-        columns_sql = ", ".join(f"{_quote(n)} {k.sqlite}" for n, k in zip(names, kinds, strict=True))
+        columns_sql = column_definitions(frame, "sqlite", _quote)
         with connection.cursor() as cursor:
             cursor.execute(f"DROP TABLE IF EXISTS {_quote(table_name)}")
             cursor.execute(f"CREATE TABLE {_quote(table_name)} ({columns_sql})")
             if arrow.num_rows:
                 cursor.adbc_ingest(table_name, arrow, mode="append")
-
-    quote = staticmethod(_quote)
-
-    def partition_index(self, table_name: str) -> list[Statement]:
-        return partition_index(table_name, _quote)
 
     def execute(self, statements: Sequence[Statement]) -> None:
         with self._write_transaction() as connection, connection.cursor() as cursor:

@@ -8,11 +8,16 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ml_data_platform.core.rules import PARTITION_COLUMN
 from ml_data_platform.storage import versions as v
-from ml_data_platform.storage.partitions import PartitionError, merge_statements, schema_change
+from ml_data_platform.storage.partitions import (
+    PartitionError,
+    merge_statements,
+    partition_index_statements,
+    schema_change,
+)
 
 
 class VersionedTables:
@@ -26,9 +31,11 @@ class VersionedTables:
     def query(self, sql: str, params: Sequence[Any] = (), requires: str | None = None) -> list[tuple]:
         """Rows of one read-only query; none when the table `requires` does not exist."""
 
-    @staticmethod
-    @abstractmethod
-    def quote(identifier: str) -> str: ...
+    quote = staticmethod(v.quote_identifier)
+    # whether published partitioned tables get an index on partition_key: replacing one
+    # partition deletes by it and every write lists the stored partitions (DuckDB: no, it
+    # cannot rename an indexed table, and its zone maps serve the delete)
+    INDEX_PARTITIONS: ClassVar[bool] = False
 
     @abstractmethod
     def table_columns(self, table_name: str) -> list[tuple[str, str]]:
@@ -102,8 +109,8 @@ class VersionedTables:
 
     def partition_index(self, table_name: str) -> list[v.Statement]:
         """Statements that index a published partitioned table by partition_key, if the engine
-        gains by it (none by default)."""
-        return []
+        gains by it."""
+        return partition_index_statements(table_name, self.quote) if self.INDEX_PARTITIONS else []
 
     def quarantine(self, staged: Sequence[v.Version], details: dict[str, Any]) -> list[str]:
         """Move staged versions into quarantine, with why; returns their new names."""

@@ -37,6 +37,12 @@ COLUMNS = "name, base, state, run_id, created_at, host, pid, details"
 Statement = tuple[str, tuple[Any, ...]]
 
 
+def quote_identifier(identifier: str) -> str:
+    """A table or column name as SQL text: double quotes, inner ones doubled (the standard
+    rule, which SQLite, DuckDB and PostgreSQL all follow)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
 class VersionNotFoundError(LookupError):
     """No staged or quarantined version has that name."""
 
