@@ -55,6 +55,30 @@ def numbered_parameters(sql: str) -> str:
     return "".join(out)
 
 
+def _shape_problem(table_name: str, columns: list[str]) -> str | None:
+    """What PostgreSQL could not store as given (None: nothing): it holds at most 1,600
+    columns and cuts names past 63 bytes silently, which could merge two columns or two
+    versions' tables."""
+    if len(columns) > MAX_COLUMNS:
+        return (
+            f"would have {len(columns)} columns, more than PostgreSQL's limit of {MAX_COLUMNS}; "
+            "list fewer feature_columns in the catalog"
+        )
+    long_columns = [c for c in columns if len(c.encode()) > MAX_IDENTIFIER_BYTES]
+    if long_columns:
+        return (
+            f"has column names longer than PostgreSQL's {MAX_IDENTIFIER_BYTES} bytes, which it "
+            f"would silently cut: {long_columns[:3]}; rename them in the source or the catalog's columns"
+        )
+    longest = v.quarantine_name(table_name, "0" * v.RUN_DIGITS)
+    if len(longest.encode()) > MAX_IDENTIFIER_BYTES:
+        return (
+            f"needs names up to {len(longest.encode())} bytes ({longest}), more than PostgreSQL's "
+            f"{MAX_IDENTIFIER_BYTES}; use a shorter dataset name"
+        )
+    return None
+
+
 class PostgresTableIOManager(TableIOManager):
     """Tables in the URL's database and current schema (`search_path`), quoted by name."""
 
@@ -119,20 +143,7 @@ class PostgresTableIOManager(TableIOManager):
                 connection.commit()
 
     def refuse_shape(self, asset: str, table_name: str, frame: pd.DataFrame) -> None:
-        longest = v.quarantine_name(table_name, "0" * v.RUN_DIGITS)
-        long_columns = [str(c) for c in frame.columns if len(str(c).encode()) > MAX_IDENTIFIER_BYTES]
-        problem = (
-            f"would have {len(frame.columns)} columns, more than PostgreSQL's limit of {MAX_COLUMNS}; "
-            "list fewer feature_columns in the catalog"
-            if len(frame.columns) > MAX_COLUMNS
-            else f"has column names longer than PostgreSQL's {MAX_IDENTIFIER_BYTES} bytes, which it "
-            f"would silently cut: {long_columns[:3]}; rename them in the source or the catalog's columns"
-            if long_columns
-            else f"needs names up to {len(longest.encode())} bytes ({longest}), more than PostgreSQL's "
-            f"{MAX_IDENTIFIER_BYTES}; use a shorter dataset name"
-            if len(longest.encode()) > MAX_IDENTIFIER_BYTES
-            else None
-        )
+        problem = _shape_problem(table_name, [str(c) for c in frame.columns])
         if problem:
             raise TableTooWideError(f"asset {asset}: table {table_name} {problem}")
 
