@@ -77,13 +77,13 @@ def _open_remote(dataset: str, url: str) -> _Export:
     not mix versions: the manifest fixes which prefix the files come from)."""
     remote = ObjectExports(url)
     try:
-        manifest = remote.read_manifest(dataset)
+        version, manifest = remote.read_manifest(dataset)
     except ExportError as error:
         raise ExportNotFoundError(
             f"{error}; {_how_to_make(dataset)} with {EXPORT_URL_ENV} set, or read the data "
             f"directory instead with data_dir=..."
         ) from None
-    return _Export(dataset, manifest, lambda file: remote.read_file(dataset, manifest, file))
+    return _Export(dataset, manifest, lambda file: remote.read_file(dataset, version, file))
 
 
 def _read_splits(export: _Export, split: str | None, section: str = "splits") -> pd.DataFrame:

@@ -17,6 +17,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,9 @@ def version_name(folder: Path) -> str:
 class ObjectExports:
     url: str  # e.g. s3://bucket/prefix; credentials and endpoint come from the environment
 
+    @cached_property
     def _fs(self) -> tuple[pafs.FileSystem, str]:
+        """The filesystem and root path, resolved once (credentials and region included)."""
         try:
             filesystem, root = pafs.FileSystem.from_uri(self.url)
         except (pa.ArrowInvalid, ValueError, OSError) as error:
@@ -69,7 +72,7 @@ class ObjectExports:
             ) from None
 
     def _upload(self, dataset: str, folder: Path, extra: dict[str, Path]) -> str:
-        filesystem, root = self._fs()
+        filesystem, root = self._fs
         target = f"{root}/{dataset}/{VERSIONS}/{version_name(folder)}"
         files = {p.name: p for p in folder.iterdir() if p.is_file() and p.name not in _MARKS} | extra
         for name in sorted(files, key=lambda n: n == MANIFEST):
@@ -85,39 +88,38 @@ class ObjectExports:
 
     def point(self, dataset: str, version: str) -> None:
         """Publish `version`: one PUT of the pointer object."""
-        filesystem, root = self._fs()
+        filesystem, root = self._fs
         record = {"version": version, "published_at": datetime.now(UTC).isoformat()}
         with filesystem.open_output_stream(f"{root}/{dataset}/{POINTER}") as stream:
             stream.write(json.dumps(record).encode())
 
     def current(self, dataset: str) -> str | None:
         """The published version's name (None: never published here)."""
-        filesystem, root = self._fs()
+        filesystem, root = self._fs
         try:
             with filesystem.open_input_stream(f"{root}/{dataset}/{POINTER}") as stream:
                 return json.loads(stream.read())["version"]
         except FileNotFoundError:
             return None
 
-    def read_manifest(self, dataset: str) -> dict[str, Any]:
+    def read_manifest(self, dataset: str) -> tuple[str, dict[str, Any]]:
+        """The published version's name and its manifest."""
         version = self.current(dataset)
         if version is None:
             raise ExportError(f"no published export at {self.location(dataset)} ({POINTER} is missing)")
-        filesystem, root = self._fs()
+        filesystem, root = self._fs
         with filesystem.open_input_stream(f"{root}/{dataset}/{VERSIONS}/{version}/{MANIFEST}") as stream:
-            return {**json.loads(stream.read()), "_version": version}
+            return version, json.loads(stream.read())
 
-    def read_file(self, dataset: str, manifest: dict[str, Any], file: str) -> pa.Table:
-        """One file of the version `manifest` was read from (not whatever is current now)."""
-        filesystem, root = self._fs()
-        return pq.read_table(
-            f"{root}/{dataset}/{VERSIONS}/{manifest['_version']}/{file}", filesystem=filesystem
-        )
+    def read_file(self, dataset: str, version: str, file: str) -> pa.Table:
+        """One file of `version` (the one whose manifest was read, not whatever is current now)."""
+        filesystem, root = self._fs
+        return pq.read_table(f"{root}/{dataset}/{VERSIONS}/{version}/{file}", filesystem=filesystem)
 
     def prune(self, dataset: str, retention: timedelta) -> list[str]:
         """Delete versions older than `retention` that the pointer does not name (a reader
         that opened one just before the pointer moved has that long to finish)."""
-        filesystem, root = self._fs()
+        filesystem, root = self._fs
         current = self.current(dataset)
         selector = pafs.FileSelector(f"{root}/{dataset}/{VERSIONS}", allow_not_found=True)
         now, pruned = datetime.now(UTC), []

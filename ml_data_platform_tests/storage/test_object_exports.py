@@ -46,7 +46,7 @@ def rows(version: int, n: int = 150) -> pd.DataFrame:
 
 def versions_in(url: str, dataset: str) -> list[str]:
     remote = ObjectExports(url)
-    filesystem, root = remote._fs()
+    filesystem, root = remote._fs
     selector = pafs.FileSelector(f"{root}/{dataset}/versions", allow_not_found=True)
     return sorted(info.base_name for info in filesystem.get_file_info(selector))
 
@@ -67,10 +67,10 @@ def test_published_exports_are_read_back_from_the_bucket(tmp_path: Path, s3: S3S
     [first] = versions_in(url, "files")
     assert ObjectExports(url).current("files") == first
     # the fitted preprocessor the manifest names travels with the version
-    filesystem, root = ObjectExports(url)._fs()
+    filesystem, root = ObjectExports(url)._fs
     with filesystem.open_input_stream(f"{root}/files/versions/{first}/preprocessor.joblib") as stream:
         fit = stream.read()
-    manifest = ObjectExports(url).read_manifest("files")
+    _, manifest = ObjectExports(url).read_manifest("files")
     assert hashlib.sha256(fit).hexdigest() == manifest["preprocessor"]["sha256"]
     assert os.readlink(settings.exports_dir / "files").endswith(first)  # the same version
 
