@@ -11,7 +11,7 @@ the check says there are too few rows to judge instead of warning.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -85,12 +85,57 @@ def _psi_outcome(
     )
 
 
+class Columns(Protocol):
+    """The column statistics the distribution checks need, from a frame or a stored table."""
+
+    rows: int
+
+    def is_text(self, name: str) -> bool: ...
+
+    def counts_in(self, name: str, bins: Mapping[str, Any]) -> np.ndarray: ...
+
+    def bins(self, name: str) -> dict[str, list]: ...
+
+    def outside(self, name: str, low: float, high: float) -> int: ...
+
+    def unseen(self, name: str, known: list[str]) -> tuple[int, list[str]]: ...
+
+
+class FrameColumns:
+    """Columns of a pandas frame."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame, self.rows = frame, len(frame)
+
+    def is_text(self, name: str) -> bool:
+        return is_categorical(self.frame[name])
+
+    def counts_in(self, name: str, bins: Mapping[str, Any]) -> np.ndarray:
+        return counts_in(self.frame[name], bins)
+
+    def bins(self, name: str) -> dict[str, list]:
+        if self.is_text(name):
+            return category_bins(category_counts(self.frame[name]))
+        values = self.frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        return numeric_bins(values[np.isfinite(values)])
+
+    def outside(self, name: str, low: float, high: float) -> int:
+        values = self.frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        return int(((values < low) | (values > high)).sum())
+
+    def unseen(self, name: str, known: list[str]) -> tuple[int, list[str]]:
+        column = self.frame[name]
+        mask = ~column.isin(known) & column.notna()
+        return int(mask.sum()), sorted(column[mask].astype(str).unique())[:5]
+
+
 def check_drift(
-    frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, threshold: float
+    frame: pd.DataFrame | Columns, features: list[str], previous: Mapping[str, Any] | None, threshold: float
 ) -> Outcome:
     """Per-feature PSI against the published version's stored profile (WARN)."""
     if not previous:
         return Outcome(True, FIRST, severity=WARN, threshold={"psi": threshold})
+    columns = FrameColumns(frame) if isinstance(frame, pd.DataFrame) else frame
     scores: dict[str, tuple[float, float]] = {}
     older = 0
     compared = [n for n in features if n in previous and "count" in previous[n]]
@@ -99,42 +144,44 @@ def check_drift(
         if bins is None:
             older += previous[name]["count"] > 0  # an empty column has no bins, old or new
             continue
-        if by_text(bins) != is_categorical(frame[name]):
+        if by_text(bins) != columns.is_text(name):
             continue  # the column changed kind: the schema checks report that
         reference = reference_counts(bins)
-        scores[name] = _score(reference, counts_in(frame[name], bins), len(compared))
-    rows = {"previous": int(max((previous[n]["count"] for n in compared), default=0)), "current": len(frame)}
+        scores[name] = _score(reference, columns.counts_in(name, bins), len(compared))
+    rows = {
+        "previous": int(max((previous[n]["count"] for n in compared), default=0)),
+        "current": columns.rows,
+    }
     if older and not scores:
         return Outcome(True, OLD_PROFILE, severity=WARN, threshold={"psi": threshold})
     return _psi_outcome(scores, threshold, "drifted", "max PSI", rows)
 
 
 def check_split_distribution(
-    train: pd.DataFrame, test: pd.DataFrame, features: list[str], threshold: float
+    train: pd.DataFrame | Columns, test: pd.DataFrame | Columns, features: list[str], threshold: float
 ) -> Outcome:
     """Train vs test PSI per feature on train's bins: wildly apart splits are a WARN."""
+    train = FrameColumns(train) if isinstance(train, pd.DataFrame) else train
+    test = FrameColumns(test) if isinstance(test, pd.DataFrame) else test
     scores = {}
     for name in features:
-        if is_categorical(train[name]):
-            bins = category_bins(category_counts(train[name]))
-        else:
-            values = train[name].to_numpy(dtype=np.float64, na_value=np.nan)
-            bins = numeric_bins(values[np.isfinite(values)])
+        bins = train.bins(name)
         reference = reference_counts(bins)
-        actual = counts_in(test[name], bins)
+        actual = test.counts_in(name, bins)
         if reference.sum() and actual.sum():
             scores[name] = _score(reference, actual, len(features))
-    rows = {"train": len(train), "test": len(test)}
+    rows = {"train": train.rows, "test": test.rows}
     return _psi_outcome(scores, threshold, "train/test apart on", "max train/test PSI", rows)
 
 
 def check_learned_bounds(
-    frame: pd.DataFrame, features: list[str], previous: Mapping[str, Any] | None, margin: float
+    frame: pd.DataFrame | Columns, features: list[str], previous: Mapping[str, Any] | None, margin: float
 ) -> Outcome:
     """Values outside the published version's range widened by `margin` std, and
     categories it never held (WARN)."""
     if not previous:
         return Outcome(True, FIRST, severity=WARN)
+    columns = FrameColumns(frame) if isinstance(frame, pd.DataFrame) else frame
     outside: dict[str, int] = {}
     bounds: dict[str, list[float]] = {}
     new_categories: dict[str, list[str]] = {}
@@ -142,17 +189,16 @@ def check_learned_bounds(
         ref = previous.get(name, {})
         if ref.get("kind") == "categorical":
             if ref["other_share"] == 0:  # the stored profile lists every category it saw
-                unseen = ~frame[name].isin(list(ref["shares"])) & frame[name].notna()
-                if unseen.any():
-                    outside[name] = int(unseen.sum())
-                    new_categories[name] = sorted(frame.loc[unseen, name].astype(str).unique())[:5]
+                count, first = columns.unseen(name, list(ref["shares"]))
+                if count:
+                    outside[name] = count
+                    new_categories[name] = first
             continue
         if "min" not in ref:
             continue
         low, high = ref["min"] - margin * ref["std"], ref["max"] + margin * ref["std"]
         bounds[name] = [round(low, 6), round(high, 6)]
-        values = frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
-        count = int(((values < low) | (values > high)).sum())
+        count = columns.outside(name, low, high)
         if count:
             outside[name] = count
     return Outcome(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ml_data_platform.core.contract import Contract, evaluate, invalid_rows
+from ml_data_platform.core.contract import Contract, Violation, evaluate, invalid_rows
 from ml_data_platform.core.splitting import allocate, hash_tolerance, min_rows_per_class
 
 ERROR = "ERROR"
@@ -42,27 +42,53 @@ def check_raw(
 ) -> Outcome:
     """Raw keeps the declared columns, a unique `sample_index` (0..n-1 unless it comes from an
     id column) and a row count within [min_rows, max_rows]."""
+    index_ok = None
+    if "sample_index" in raw:
+        index = raw["sample_index"].to_numpy()
+        if positional_index:
+            index_ok = np.array_equal(index, np.arange(len(raw)))
+        else:
+            index_ok = not (np.diff(index) <= 0).any()
+    shape = RawShape(list(map(str, raw.columns)), len(raw), index_ok)
+    return raw_outcome(shape, required_columns, expected_rows, min_rows, positional_index, max_rows)
+
+
+@dataclass(frozen=True)
+class RawShape:
+    columns: list[str]
+    rows: int
+    index_ok: bool | None  # sample_index 0..n-1 (positional) or strictly increasing; None: absent
+
+
+def raw_outcome(
+    raw: RawShape,
+    required_columns: list[str],
+    expected_rows: int | None,
+    min_rows: int,
+    positional_index: bool = True,
+    max_rows: int | None = None,
+) -> Outcome:
     problems = []
-    missing = [c for c in ["sample_index", *required_columns, "ingested_at"] if c not in raw]
+    missing = [c for c in ["sample_index", *required_columns, "ingested_at"] if c not in raw.columns]
     if missing:
         problems.append(f"missing column(s) {missing}")
-    rows = len(raw)
+    rows = raw.rows
     if expected_rows is not None and rows != expected_rows:
         problems.append(f"{rows} rows, expected exactly {expected_rows}")
     if rows < min_rows:
         problems.append(f"{rows} rows, fewer than min_rows={min_rows}")
     if max_rows is not None and rows > max_rows:
         problems.append(f"{rows} rows, more than max_rows={max_rows}")
-    if "sample_index" in raw:
-        index = raw["sample_index"].to_numpy()
-        if positional_index and not np.array_equal(index, np.arange(rows)):
-            problems.append("sample_index is not 0..n-1 in order")
-        if not positional_index and (np.diff(index) <= 0).any():
-            problems.append("sample_index (from the id column) is not unique and ordered")
+    if raw.index_ok is False:
+        problems.append(
+            "sample_index is not 0..n-1 in order"
+            if positional_index
+            else "sample_index (from the id column) is not unique and ordered"
+        )
     return Outcome(
         passed=not problems,
         summary=_join(problems, f"{rows} rows with the declared columns"),
-        observed={"rows": rows, "columns": list(map(str, raw.columns))},
+        observed={"rows": rows, "columns": raw.columns},
         threshold={
             "expected_rows": expected_rows,
             "min_rows": min_rows,
@@ -77,14 +103,17 @@ def check_raw(
 
 def check_contract(frame: pd.DataFrame, contract: Contract) -> Outcome:
     """Declared columns, dtypes and row rules; each violation names column, rule and rows."""
-    violations = evaluate(frame, contract)
+    return contract_outcome(len(frame), evaluate(frame, contract), contract)
+
+
+def contract_outcome(rows: int, violations: list[Violation], contract: Contract) -> Outcome:
     return Outcome(
         passed=not violations,
         summary="; ".join(map(str, violations[:8])) + (" ..." if len(violations) > 8 else "")
         if violations
-        else f"{len(frame)} rows meet the {contract.stage} contract",
+        else f"{rows} rows meet the {contract.stage} contract",
         observed={
-            "rows": len(frame),
+            "rows": rows,
             "violations": [{"column": v.column, "rule": v.rule, "rows": v.rows} for v in violations],
         },
         threshold={"violations": 0, "columns": [c.name for c in contract.columns]},
@@ -107,6 +136,11 @@ def check_completeness(frame: pd.DataFrame, columns: list[str], max_null_fractio
         else:
             bad = series.isna().to_numpy()
         shares[name] = float(bad.mean()) if len(series) else 0.0
+    return completeness_outcome(shares, max_null_fraction)
+
+
+def completeness_outcome(shares: Mapping[str, float], max_null_fraction: float) -> Outcome:
+    """From each column's share of null or non-finite values."""
     worst = sorted(((v, k) for k, v in shares.items() if v > max_null_fraction), reverse=True)
     return Outcome(
         passed=not worst,
@@ -131,13 +165,18 @@ def quality_score(frame: pd.DataFrame, contract: Contract) -> tuple[float, int]:
 
 
 def check_quality_score(frame: pd.DataFrame, contract: Contract, threshold: float) -> Outcome:
-    score, bad = quality_score(frame, contract)
+    _, bad = quality_score(frame, contract)
+    return quality_score_outcome(len(frame), bad, threshold)
+
+
+def quality_score_outcome(rows: int, bad: int, threshold: float) -> Outcome:
+    """From the rows and the rows breaking a row rule (DQS = valid / rows × 100)."""
+    score = 100.0 * (rows - bad) / rows if rows else 0.0
     passed = score >= threshold
     return Outcome(
         passed=passed,
-        summary=f"DQS {score:.2f} ({bad} of {len(frame)} rows invalid) "
-        f"{'>=' if passed else 'below'} {threshold:g}",
-        observed={"dqs": round(score, 4), "invalid_rows": bad, "rows": len(frame)},
+        summary=f"DQS {score:.2f} ({bad} of {rows} rows invalid) {'>=' if passed else 'below'} {threshold:g}",
+        observed={"dqs": round(score, 4), "invalid_rows": bad, "rows": rows},
         threshold={"dqs": threshold},
         metric="dqs",
         value=round(score, 4),
@@ -157,6 +196,19 @@ def check_class_balance(
     needs no minimum); WARN when a share strays from the declared one, or (nothing declared)
     from the published version's; with neither, it says so."""
     counts = frame[target].value_counts().sort_index()
+    found = {int(k): int(v) for k, v in counts.items()}
+    return class_balance_outcome(found, expected, tolerance, ratios, previous)
+
+
+def class_balance_outcome(
+    counts: Mapping[int, int],
+    expected: dict[int, float] | None,
+    tolerance: float,
+    ratios: Mapping[str, float] | None,
+    previous: dict[int, float] | None = None,
+) -> Outcome:
+    """From the rows per class code."""
+    counts = pd.Series(dict(counts), dtype=np.int64).sort_index()
     total = int(counts.sum())
     shares = {int(k): float(v) / total for k, v in counts.items()} if total else {}
     needed = min_rows_per_class(ratios) if ratios else 1
@@ -205,16 +257,20 @@ def check_class_balance(
     return Outcome(not off, summary, observed, threshold, WARN, "max_share_gap", gap, tolerance)
 
 
-def check_splits(
-    splits: Mapping[str, pd.DataFrame],
-    features: pd.DataFrame,
-    target: str,
-    ratios: Mapping[str, float],
-    hashed: bool = False,
-) -> Outcome:
-    """Splits are disjoint, their union is exactly `features`, and each class hits the
-    ratios: to one row (exact splits), or within `hash_tolerance` (hash splits)."""
-    problems = []
+@dataclass(frozen=True)
+class SplitStats:
+    """What the split check judges: sizes, overlaps, coverage, and rows per class."""
+
+    sizes: dict[str, int]
+    overlaps: dict[str, int]  # "a/b" -> rows in both
+    missing: int  # feature rows in no split
+    unknown: int  # split rows that are not feature rows
+    feature_rows: int
+    class_counts: dict[int, int]  # of the features
+    split_class_counts: dict[str, dict[int, int]]
+
+
+def split_stats(splits: Mapping[str, pd.DataFrame], features: pd.DataFrame, target: str) -> SplitStats:
     ids = {name: frame["sample_index"].to_numpy() for name, frame in splits.items()}
     # Sorting beats hashing for a million integer ids (np.unique hashes in numpy 2).
     combined = np.sort(np.concatenate(list(ids.values()))) if ids else np.array([], dtype=np.int64)
@@ -227,23 +283,54 @@ def check_splits(
                 shared = np.intersect1d(np.sort(ids[a]), np.sort(ids[b]), assume_unique=True).size
                 if shared:
                     overlaps[f"{a}/{b}"] = int(shared)
-        problems.append(f"sample_index in two splits: {overlaps}")
     covered = combined[np.concatenate(([True], ~repeated))] if combined.size else combined
     expected = np.sort(features["sample_index"].to_numpy())
-    total_rows = int(combined.size)
-    if not np.array_equal(covered, expected) or total_rows != len(features):
+    missing = unknown = 0
+    if not np.array_equal(covered, expected) or combined.size != len(features):
         missing = int(np.count_nonzero(~np.isin(expected, covered, kind="sort")))
         unknown = int(np.count_nonzero(~np.isin(covered, expected, kind="sort")))
+    per_split = {}
+    for name, frame in splits.items():
+        counts = frame[target].value_counts()
+        per_split[name] = {int(k): int(v) for k, v in counts.items()}
+    return SplitStats(
+        sizes={name: len(frame) for name, frame in splits.items()},
+        overlaps=overlaps,
+        missing=missing,
+        unknown=unknown,
+        feature_rows=len(features),
+        class_counts={int(k): int(v) for k, v in features[target].value_counts().items()},
+        split_class_counts=per_split,
+    )
+
+
+def check_splits(
+    splits: Mapping[str, pd.DataFrame],
+    features: pd.DataFrame,
+    target: str,
+    ratios: Mapping[str, float],
+    hashed: bool = False,
+) -> Outcome:
+    """Splits are disjoint, their union is exactly `features`, and each class hits the
+    ratios: to one row (exact splits), or within `hash_tolerance` (hash splits)."""
+    return splits_outcome(split_stats(splits, features, target), ratios, hashed)
+
+
+def splits_outcome(stats: SplitStats, ratios: Mapping[str, float], hashed: bool = False) -> Outcome:
+    problems = []
+    if stats.overlaps:
+        problems.append(f"sample_index in two splits: {stats.overlaps}")
+    total_rows = sum(stats.sizes.values())
+    if stats.missing or stats.unknown or total_rows != stats.feature_rows:
         problems.append(
-            f"union of splits != features: {missing} missing, {unknown} unknown, "
-            f"{total_rows} split rows vs {len(features)}"
+            f"union of splits != features: {stats.missing} missing, {stats.unknown} unknown, "
+            f"{total_rows} split rows vs {stats.feature_rows}"
         )
-    class_counts = features[target].value_counts()
     worst, worst_allowed = 0.0, 1.0
     off: list[str] = []
-    for cls, count in sorted(class_counts.items()):
-        for name, frame in splits.items():
-            ideal, got = count * ratios[name], int((frame[target] == cls).sum())
+    for cls, count in sorted(stats.class_counts.items()):
+        for name in stats.sizes:
+            ideal, got = count * ratios[name], stats.split_class_counts[name].get(cls, 0)
             allowed = hash_tolerance(int(count), ratios[name]) if hashed else 1.0
             if abs(got - ideal) / allowed >= worst / worst_allowed:
                 worst, worst_allowed = abs(got - ideal), allowed
@@ -251,19 +338,18 @@ def check_splits(
                 off.append(f"class {cls} in {name}: {got} rows vs {ideal:.1f} expected (±{allowed:.1f})")
     if off:
         problems.append("class shares off the ratios: " + ", ".join(off[:5]))
-    sizes = {name: len(frame) for name, frame in splits.items()}
     return Outcome(
         passed=not problems,
-        summary=_join(problems, f"disjoint, cover all {len(features)} rows, sizes {sizes}"),
+        summary=_join(problems, f"disjoint, cover all {stats.feature_rows} rows, sizes {stats.sizes}"),
         observed={
-            "sizes": sizes,
+            "sizes": stats.sizes,
             "max_rows_off_per_class": round(worst, 3),
-            "overlapping_rows": sum(overlaps.values()),
+            "overlapping_rows": sum(stats.overlaps.values()),
         },
         threshold={
             "ratios": dict(ratios),
             "max_rows_off_per_class": round(worst_allowed, 3),
-            "expected_sizes": allocate(len(features), ratios),
+            "expected_sizes": allocate(stats.feature_rows, ratios),
             "method": "hash: within max(1, 5 binomial std) rows" if hashed else "exact: within one row",
         },
         metric="max_rows_off_per_class",

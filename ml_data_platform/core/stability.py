@@ -47,9 +47,20 @@ def check_split_stability(
     definition, or exact splits (which re-deal rows by design), only report it."""
     if previous is None:
         return Outcome(True, "no published splits to compare with", severity=WARN)
-    moves = moved_rows(current, previous)
-    moved = sum(moves.values())
     kept = sum(len(ids) for ids in previous.values())
+    return stability_outcome(moved_rows(current, previous), kept, definition, previous_definition, hashed)
+
+
+def stability_outcome(
+    moves: Mapping[str, int],
+    kept: int,
+    definition: Mapping,
+    previous_definition: Mapping | None,
+    hashed: bool,
+) -> Outcome:
+    """From the published rows that changed split (per move) and the rows published."""
+    moves = dict(moves)
+    moved = sum(moves.values())
     observed = {"moved_rows": moved, "moves": moves, "published_rows": kept}
     threshold = {"moved_rows": 0, "definition": dict(definition)}
     if not moved:
