@@ -95,6 +95,35 @@ def fit_preprocessor(
     return fitted
 
 
+def fitted_from_statistics(
+    feature_names: list[str], medians: np.ndarray, means: np.ndarray, variances: np.ndarray, rows: int
+) -> dict[str, Any]:
+    """The artifact `fit_preprocessor` makes for numeric features, from train statistics an
+    engine computed: an imputer fitted on the medians row (as above) and a StandardScaler
+    holding the means and variances, with scikit-learn's own near-constant rule for scales of 1."""
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    imputer = SimpleImputer(strategy="median").fit(np.asarray(medians, dtype=np.float64)[np.newaxis, :])
+    scaler = StandardScaler()
+    scaler.mean_ = np.asarray(means, dtype=np.float64)
+    scaler.var_ = np.asarray(variances, dtype=np.float64)
+    scaler.n_samples_seen_ = np.int64(rows)
+    scaler.n_features_in_ = len(feature_names)
+    eps = np.finfo(np.float64).eps
+    constant = scaler.var_ <= rows * eps * scaler.var_ + (rows * scaler.mean_ * eps) ** 2
+    scaler.scale_ = np.where(constant, 1.0, np.sqrt(scaler.var_))
+    return {
+        "feature_names": list(feature_names),
+        "numeric_columns": list(feature_names),
+        "categorical_columns": [],
+        "numeric": Pipeline([("impute", imputer), ("scale", scaler)]),
+        "categorical": None,
+        "output_names": list(feature_names),
+    }
+
+
 def _impute(imputer: SimpleImputer, X: np.ndarray) -> np.ndarray:
     """`imputer.transform(X)`, skipped when it would change nothing (no NaN, no column
     dropped for having no values in train): it copies the whole matrix either way."""
