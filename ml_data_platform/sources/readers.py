@@ -12,35 +12,14 @@ import numpy as np
 import pandas as pd
 
 from ml_data_platform.catalog import RESERVED_COLUMNS, DatasetSpec, FileSource, SeedDatabaseSource
+from ml_data_platform.sources import synthetic
 from ml_data_platform.sources.files import FileReading, SourceError, read_files
 
 
 def generate_synthetic(spec: DatasetSpec) -> pd.DataFrame:
-    from sklearn.datasets import make_classification  # lazily: ~1 s of imports a CLI call rarely needs
-
-    source = spec.source
-    X, y = make_classification(
-        n_samples=source.n_samples,
-        n_features=source.n_features,
-        n_informative=source.n_informative,
-        n_redundant=source.n_redundant,
-        n_repeated=source.n_repeated,
-        n_classes=source.n_classes,
-        n_clusters_per_class=source.n_clusters_per_class,
-        weights=source.weights,
-        flip_y=source.flip_y,
-        class_sep=source.class_sep,
-        hypercube=source.hypercube,
-        shift=source.shift,
-        scale=source.scale,
-        shuffle=source.shuffle,
-        random_state=spec.seed,
-    )
-    names = spec.feature_columns or [f"feature_{i}" for i in range(source.n_features)]
-    # Column-major, so each feature column is contiguous for every later pass.
-    frame = pd.DataFrame(np.asfortranarray(X, dtype=np.float64), columns=names)
-    frame[spec.target] = y.astype(np.int64, copy=False)
-    return frame
+    """Every synthetic row in one frame (sources/synthetic.py makes them)."""
+    pieces = list(synthetic.frames(spec))
+    return pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True)
 
 
 def source_files(source: FileSource) -> list[Path]:
