@@ -16,6 +16,7 @@ from pydantic import Field, PrivateAttr
 
 from ml_data_platform.storage import versions as v
 from ml_data_platform.storage.columns import logical_type
+from ml_data_platform.storage.engine_tables import EngineTable, TableQuery
 from ml_data_platform.storage.errors import EmptyResultError, StorageError, TableNotFoundError, engine_reason
 from ml_data_platform.storage.partitioned import PartitionedTables
 from ml_data_platform.storage.recent import RecentWrites
@@ -117,6 +118,12 @@ class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManage
         "releasing it (ml-data-platform check --quarantined); empty: the published tables.",
     )
 
+    engine_tables: list[str] = Field(
+        default_factory=list,
+        description="Tables of datasets that run in the database: their stages read an EngineTable "
+        "and return a TableQuery the engine runs (storage/engine_tables.py; DuckDB only).",
+    )
+
     def publishing_lock(self, dataset: str) -> AbstractContextManager[None]:
         """Held, with the export's file lock, while a run publishes a dataset's versions: a
         backend that hosts on several machines share serializes them here (none by default:
@@ -145,7 +152,20 @@ class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManage
         """The table's rows (those matching `where`, its values bound from `params`) with the
         dtypes they were written with; TableNotFoundError when absent."""
 
+    def engine_table(self, name: str) -> EngineTable:
+        """A stored table for a stage to query in the engine (in-database datasets)."""
+        raise TypeError(
+            f"{type(self).__name__} cannot run datasets in the database; use DuckDB storage "
+            "(ML_PLATFORM_STORAGE=duckdb) or set execution: memory in the catalog"
+        )
+
+    def write_query(self, context: dg.OutputContext, query: TableQuery) -> None:
+        """Stage the table a TableQuery computes (in-database datasets)."""
+        self.engine_table(table_name_for(context.asset_key))
+
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        if isinstance(obj, TableQuery):
+            return self.write_query(context, obj)
         if not isinstance(obj, pd.DataFrame):
             raise TypeError(
                 f"{type(self).__name__} stores pandas DataFrames; asset "
@@ -218,6 +238,11 @@ class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManage
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
         table_name = table_name_for(context.asset_key)
         upstream = context.upstream_output
+        if table_name in self.engine_tables:
+            name = self.read_versions.get(table_name) or self._visible(table_name, upstream)
+            if not self.table_columns(name):
+                raise TableNotFoundError(self._missing(context.asset_key, table_name))
+            return self.engine_table(name)
         if context.has_asset_partitions and table_name not in self.read_versions:
             return self._load_partitions(context, table_name, upstream)
         cached = upstream and self._recent.get(self.database, table_name, upstream.run_id)

@@ -73,29 +73,60 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
     return [f.name for f in schema if not pa.types.is_floating(f.type) and f.name != "sample_index"]
 
 
-Frame = pd.DataFrame | pa.Table
+ROW_GROUP_ROWS = 1024 * 1024  # pq.write_table's default row group
+Frame = pd.DataFrame | pa.Table | pa.RecordBatchReader
 # A frame, or a function making one when its file is written (so only the frames being
-# written at the moment are in memory, not every split's model-ready matrix at once).
+# written at the moment are in memory, not every split's model-ready matrix at once); a
+# stream of batches is written as it comes.
 LazyFrame = Frame | Callable[[], Frame]
+
+
+def write_stream(reader: pa.RecordBatchReader, path: Path) -> int:
+    """Write a stream of batches as pq.write_table writes a table (same compression,
+    dictionary columns and row groups), holding one row group at a time; returns the rows."""
+    schema, rows, pending, held = reader.schema, 0, [], 0
+    with pq.ParquetWriter(
+        path, schema, compression=COMPRESSION, use_dictionary=dictionary_columns(schema)
+    ) as writer:
+        for batch in reader:
+            pending.append(batch)
+            held += batch.num_rows
+            while held >= ROW_GROUP_ROWS:
+                table = pa.Table.from_batches(pending, schema)
+                writer.write_table(table.slice(0, ROW_GROUP_ROWS))
+                rest = table.slice(ROW_GROUP_ROWS)
+                pending, held = rest.to_batches(), rest.num_rows
+                rows += ROW_GROUP_ROWS
+        if held or not rows:
+            writer.write_table(pa.Table.from_batches(pending, schema))
+            rows += held
+    return rows
 
 
 def _write_parquet(frame: LazyFrame, target: Path) -> tuple[dict[str, Any], pa.Schema]:
     frame = frame() if callable(frame) else frame
-    table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+    if isinstance(frame, pa.RecordBatchReader):
+        schema, written = frame.schema, []
+        _write_synced(target, lambda path, reader=frame: written.append(write_stream(reader, path)))
+        num_rows = written[0]
+    else:
+        table = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+        schema, num_rows = table.schema, table.num_rows
+        _write_synced(
+            target,
+            lambda path: pq.write_table(
+                table, path, compression=COMPRESSION, use_dictionary=dictionary_columns(table.schema)
+            ),
+        )
+        del table
     del frame
-    _write_synced(
-        target,
-        lambda path: pq.write_table(
-            table, path, compression=COMPRESSION, use_dictionary=dictionary_columns(table.schema)
-        ),
-    )
     entry = {
         "file": target.name,
-        "rows": table.num_rows,
+        "rows": num_rows,
         "bytes": target.stat().st_size,
         "sha256": file_sha256(target),
     }
-    return entry, table.schema
+    return entry, schema
 
 
 def write_version(

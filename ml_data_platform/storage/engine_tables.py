@@ -1,0 +1,81 @@
+"""In-database datasets: what the table IO manager hands a stage instead of rows, and what the
+stage hands back instead of a DataFrame (Dagster's "assets that run SQL in the warehouse").
+
+A stage reads an `EngineTable` (a stored table's name and a way to open the database) and
+returns a `TableQuery` (SELECT text, plus any Arrow streams it scans); the IO manager runs
+`CREATE TABLE <staged version> AS <query>` inside the engine, in the same transaction that
+records the version, so the rows never pass through Python and write-audit-publish holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+# What a stage's input is annotated with: a pandas DataFrame, or an EngineTable for datasets
+# that run in the database. (Dagster checks annotated input types; this one it leaves alone.)
+Rows = Any
+
+
+@dataclass(frozen=True)
+class EngineTable:
+    """A stored table (published, this run's staged version, or a quarantined one under
+    audit) on the engine that holds it."""
+
+    name: str
+    connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] = field(repr=False)
+    location: str = ""
+
+    def rows(self) -> int:
+        with self.connect() as db:
+            return int(db.execute(f"SELECT count(*) FROM {_quote(self.name)}").fetchall()[0][0])
+
+    def columns(self) -> list[tuple[str, str]]:
+        """(name, engine type) of each column, in order."""
+        with self.connect() as db:
+            return [(r[0], r[1]) for r in db.execute(f"DESCRIBE {_quote(self.name)}").fetchall()]
+
+
+@dataclass(frozen=True)
+class TableQuery:
+    """A stage's output computed by the engine.
+
+    `sql` is a SELECT over stored tables (by the names the stage was handed) and the Arrow
+    `streams` registered under their keys (or a function making it on the writing
+    connection, for a SELECT that must look at its sources first); `describe` (optional)
+    gets the written table and returns the output's metadata, computed in the engine too.
+    """
+
+    sql: str | Callable[[duckdb.DuckDBPyConnection], str]  # or made on the writing connection
+    streams: Mapping[str, Callable[[], pa.RecordBatchReader]] = field(default_factory=dict)
+    describe: Callable[[EngineTable], dict[str, Any]] | None = None
+    params: tuple[Any, ...] = ()
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def preview_markdown(db: duckdb.DuckDBPyConnection, table: str, rows: int) -> str:
+    frame = db.execute(f"SELECT * FROM {_quote(table)} LIMIT {rows}").df()
+    return frame.to_markdown(index=False, floatfmt=".4g")
+
+
+def registered(db: duckdb.DuckDBPyConnection, streams: Mapping[str, Callable[[], pa.RecordBatchReader]]):
+    """Register each stream under its name for the statement that follows; unregistered after."""
+
+    class _Registered(AbstractContextManager):
+        def __enter__(self) -> None:
+            for name, make in streams.items():
+                db.register(name, make())
+
+        def __exit__(self, *exc: object) -> None:
+            for name in streams:
+                db.unregister(name)
+
+    return _Registered()
