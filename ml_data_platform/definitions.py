@@ -7,7 +7,9 @@ import os
 import dagster as dg
 
 from ml_data_platform.catalog import load_catalog
+from ml_data_platform.catalog.execution import runs_in_database
 from ml_data_platform.dataset import DatasetPlan, build_dataset
+from ml_data_platform.dataset.plan import TABLE_STAGES
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.sensors import build_failure_sensor, build_landing_sensor
 from ml_data_platform.settings import STORAGE_ENV, Executor, Settings, Storage
@@ -49,12 +51,16 @@ def table_io_manager(
     }
     readers = {table: op for plan in plans for table, op in plan.last_readers().items()}
     auditors = {table: op for plan in plans for table, op in plan.audit_readers().items()}
+    in_database = [plan.table(stage) for plan in plans if plan.in_database for stage in TABLE_STAGES]
+    engine = {"memory_limit": settings.duckdb_memory_limit} if settings.storage is Storage.duckdb else {}
     return managers[settings.storage](
         database=settings.database,
         last_readers=readers,
         audit_readers=auditors,
         quarantine_days=settings.quarantine_days,
         read_versions=read_versions or {},
+        engine_tables=in_database,
+        **engine,
     )
 
 
@@ -74,7 +80,7 @@ def build_definitions(
     published tables (ml-data-platform check --quarantined)."""
     settings = settings or Settings.from_env()
     catalog = load_catalog(settings.catalog_path)
-    plans = [DatasetPlan(spec) for spec in catalog.datasets]
+    plans = [DatasetPlan(spec, runs_in_database(spec, settings.storage.value)) for spec in catalog.datasets]
     assets: list[dg.AssetsDefinition] = []
     checks: list[dg.AssetChecksDefinition] = []
     for plan in plans:

@@ -7,6 +7,7 @@ as it is when `build_definitions` is called.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -30,6 +31,7 @@ POSTGRES_URL_ENV = "ML_PLATFORM_POSTGRES_URL"
 EXECUTOR_ENV = "ML_PLATFORM_EXECUTOR"
 EXPORT_URL_ENV = "ML_PLATFORM_EXPORT_URL"
 EXPORT_RETENTION_ENV = "ML_PLATFORM_EXPORT_RETENTION_DAYS"
+DUCKDB_MEMORY_ENV = "ML_PLATFORM_DUCKDB_MEMORY_LIMIT"
 DEFAULT_EXPORT_RETENTION_DAYS = 7.0
 DATA_DIR_ENV = "ML_PLATFORM_DATA_DIR"
 CATALOG_ENV = "ML_PLATFORM_CATALOG"
@@ -120,6 +122,18 @@ def parse_days(value: str, variable: str = QUARANTINE_DAYS_ENV, what: str = "rej
     return days
 
 
+def memory_limit(value: str | None) -> str:
+    """DuckDB's memory limit as DuckDB spells it (e.g. 1GB, 512MB, 50%); empty: its default."""
+    if not value:
+        return ""
+    if not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B|B|%)", value.strip(), flags=re.IGNORECASE):
+        raise SettingsError(
+            f"{DUCKDB_MEMORY_ENV}={value!r} is not a memory size; use e.g. 1GB, 512MB or 50% "
+            "(DuckDB spills to disk beyond it)"
+        )
+    return value.strip()
+
+
 @dataclass(frozen=True)
 class Settings:
     storage: Storage
@@ -130,6 +144,7 @@ class Settings:
     executor: Executor = Executor.in_process
     export_url: str | None = None  # published exports mirrored to object storage
     export_retention_days: float = DEFAULT_EXPORT_RETENTION_DAYS  # superseded versions kept there
+    duckdb_memory_limit: str = ""  # DuckDB's memory limit (in-database datasets spill beyond it)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -145,6 +160,7 @@ class Settings:
             postgres_url=postgres_url(storage, env.get(POSTGRES_URL_ENV)),
             executor=parse_executor(env.get(EXECUTOR_ENV) or Executor.in_process.value),
             export_url=export_url(env.get(EXPORT_URL_ENV)),
+            duckdb_memory_limit=memory_limit(env.get(DUCKDB_MEMORY_ENV)),
             export_retention_days=parse_days(
                 env.get(EXPORT_RETENTION_ENV) or str(DEFAULT_EXPORT_RETENTION_DAYS),
                 EXPORT_RETENTION_ENV,

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from pydantic import Field, field_validator, model_validator
 
+from ml_data_platform.catalog.execution import Execution, database_problems
 from ml_data_platform.catalog.incremental import FreshnessSpec, PartitionBy, PartitionSpec, SplitMethod
 from ml_data_platform.catalog.names import SPLITS, Strict, check_safe_name, safe_columns
 from ml_data_platform.catalog.sources import FileSource, SeedDatabaseSource, Source, SyntheticSource
@@ -150,6 +151,11 @@ class DatasetSpec(Strict):
     freshness: FreshnessSpec | None = Field(
         None, description="How old the last published data may get before it is stale."
     )
+    execution: Execution = Field(
+        Execution.auto,
+        description="Where the stages run: memory (pandas), database (SQL inside DuckDB, for data "
+        "bigger than memory), or auto (the database for large sources on DuckDB storage).",
+    )
 
     @field_validator("name")
     @classmethod
@@ -211,6 +217,9 @@ class DatasetSpec(Strict):
         if self.id_column is not None and isinstance(self.source, SyntheticSource):
             raise ValueError("id_column needs a file or database source; synthetic rows have none")
         self._partitions_fit()
+        problems = database_problems(self) if self.execution is Execution.database else []
+        if problems:
+            raise ValueError("execution: database: " + "; ".join(problems))
         if isinstance(self.source, SyntheticSource):
             if self.classes is not None and sorted(self.classes) != self.source.declared_classes():
                 raise ValueError(

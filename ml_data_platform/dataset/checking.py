@@ -7,7 +7,8 @@ fills from explicit Dagster inputs; adding a check is one entry in that list.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import dagster as dg
@@ -24,6 +25,15 @@ class Check:
     evaluate: Callable[[Any], Outcome]  # the stage's inputs -> what the check saw
     blocking: bool = True  # a failed ERROR stops everything downstream
     reads: tuple[str, ...] = ()  # other stages it reads besides its own asset
+    # The same check computed by the engine, for datasets that run in the database (its
+    # inputs object holds an open connection and table names instead of frames); None: the
+    # check reads no rows (metadata, files), so `evaluate` serves both paths.
+    in_database: Callable[[Any], Outcome] | None = None
+
+
+def with_engine(checks: Sequence[Check], plan: DatasetPlan, engine: dict[str, Callable]) -> list[Check]:
+    """The checks with their in-database forms attached (`engine`: name -> fn(plan, inputs))."""
+    return [replace(c, in_database=partial(engine[c.name], plan)) if c.name in engine else c for c in checks]
 
 
 def check_specs(plan: DatasetPlan, stage: str, checks: Sequence[Check]) -> list[dg.AssetCheckSpec]:
@@ -80,8 +90,9 @@ def run_checks(
         key = dg.AssetCheckKey(plan.key(stage), check.name)
         if key not in context.selected_asset_check_keys:
             continue
+        evaluate = check.in_database if plan.in_database and check.in_database else check.evaluate
         try:
-            outcome = check.evaluate(inputs)
+            outcome = evaluate(inputs)
         except Exception as error:
             context.log.exception(f"check {check.name} raised")
             outcome = Outcome(False, f"the check raised {type(error).__name__}: {error}")

@@ -16,6 +16,7 @@ from ml_data_platform.core.preprocessing import model_ready
 from ml_data_platform.core.quality import Outcome
 from ml_data_platform.core.rules import PARTITION_COLUMN
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
+from ml_data_platform.dataset.in_database import export as in_database
 from ml_data_platform.dataset.metadata import content_version
 from ml_data_platform.dataset.plan import COLUMN_SCHEMA, LABEL_CODES, DatasetPlan
 from ml_data_platform.dataset.publishing import (
@@ -26,6 +27,7 @@ from ml_data_platform.dataset.publishing import (
 from ml_data_platform.freshness import freshness_policy
 from ml_data_platform.resources import ExportStore
 from ml_data_platform.storage.artifacts import ARTIFACT, artifact_for_run, load_artifact
+from ml_data_platform.storage.engine_tables import Rows
 from ml_data_platform.storage.export_versions import (
     quarantine_folder,
     stage_exports,
@@ -135,18 +137,23 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
     def export(
         context: dg.AssetExecutionContext,
         exports: ExportStore,
-        train: pd.DataFrame,
-        val: pd.DataFrame,
-        test: pd.DataFrame,
+        train: Rows,
+        val: Rows,
+        test: Rows,
     ) -> dg.MaterializeResult:
         inputs = {"train": train, "val": val, "test": test}
-        names = plan.features_of(train)
         out_dir = exports.dataset_dir(plan.name)
         artifact_path = artifact_for_run(plan.artifact_path(exports), context.run.run_id)
         artifact = load_artifact(artifact_path)
-        frames = {n: partial(export_frame, f, names, target) for n, f in inputs.items()}
-        ready = {n: partial(model_ready, artifact, f, target) for n, f in inputs.items()}
-        record = lineage(plan, context, artifact_path, artifact, names, inputs)
+        if plan.in_database:  # streamed from the engine; versions computed there
+            names, frames, ready, versions = in_database.export_streams(plan, context, artifact, inputs)
+            record = lineage(plan, context, artifact_path, artifact, names, {})
+            record["upstream_data_versions"] = versions
+        else:
+            names = plan.features_of(train)
+            frames = {n: partial(export_frame, f, names, target) for n, f in inputs.items()}
+            ready = {n: partial(model_ready, artifact, f, target) for n, f in inputs.items()}
+            record = lineage(plan, context, artifact_path, artifact, names, inputs)
         manifest, staged = stage_exports(
             frames, out_dir, exports.root, record, context.run.run_id, model_ready=ready
         )

@@ -14,16 +14,18 @@ from ml_data_platform.core.contract import features_contract, quality_contract
 from ml_data_platform.core.drift import check_drift, check_learned_bounds
 from ml_data_platform.core.quality import Outcome, check_class_balance, check_contract, check_quality_score
 from ml_data_platform.core.validation import validate_features
-from ml_data_platform.dataset.checking import Check, check_group, run_checks
+from ml_data_platform.dataset.checking import Check, check_group, run_checks, with_engine
+from ml_data_platform.dataset.in_database import features as in_database
 from ml_data_platform.dataset.metadata import class_counts, label_metadata, quality_metadata, versioned_output
 from ml_data_platform.dataset.plan import CLASS_COUNTS, PROFILE, UNION_PROFILE, DatasetPlan
 from ml_data_platform.dataset.publishing import published_metadata, reference_metadata
+from ml_data_platform.storage.engine_tables import Rows
 
 
 @dataclass(frozen=True)
 class FeaturesInputs:
     context: dg.AssetCheckExecutionContext
-    features: pd.DataFrame
+    features: pd.DataFrame  # in the database: in_database.EngineFeatures
     plan: DatasetPlan
 
     @cached_property
@@ -118,7 +120,9 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         f"int64 target, duplicates {spec.on_duplicates.value}, non-finite rows "
         f"{spec.on_non_finite.value}.",
     )
-    def features(context: dg.AssetExecutionContext, raw: pd.DataFrame) -> dg.Output:
+    def features(context: dg.AssetExecutionContext, raw: Rows) -> dg.Output:
+        if plan.in_database:
+            return in_database.features_output(plan, raw)
         table, report = validate_features(plan.rules, raw)
         names = plan.rules.features_in(list(raw.columns))
         return versioned_output(
@@ -131,10 +135,15 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
             },
         )
 
-    checks = features_checks(plan)
+    checks = with_engine(features_checks(plan), plan, in_database.IN_DATABASE)
 
     @check_group(plan, "features", checks, ins=plan.ins("features"))
-    def features_step(context: dg.AssetCheckExecutionContext, features: pd.DataFrame):
-        yield from run_checks(context, plan, "features", checks, FeaturesInputs(context, features, plan))
+    def features_step(context: dg.AssetCheckExecutionContext, features: Rows):
+        if not plan.in_database:
+            yield from run_checks(context, plan, "features", checks, FeaturesInputs(context, features, plan))
+            return
+        with features.connect() as db:
+            stored = in_database.EngineFeatures(db, features.name)
+            yield from run_checks(context, plan, "features", checks, FeaturesInputs(context, stored, plan))
 
     return [features], [features_step]

@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import dagster as dg
-import pandas as pd
 
 from ml_data_platform.catalog import SPLITS
 from ml_data_platform.core.baseline import check_leakage, check_signal, fit_and_score
 from ml_data_platform.core.preprocessing import describe, fit_preprocessor, transform
 from ml_data_platform.dataset.checking import Check, check_group, run_checks
+from ml_data_platform.dataset.in_database import model as in_database
 from ml_data_platform.dataset.plan import SCORES, DatasetPlan
 from ml_data_platform.dataset.publishing import audited_metadata, final_auditor
 from ml_data_platform.resources import ExportStore
@@ -22,6 +22,7 @@ from ml_data_platform.storage.artifacts import (
     run_artifact,
     save_artifact,
 )
+from ml_data_platform.storage.engine_tables import Rows
 from ml_data_platform.storage.export_versions import publishing_lock
 from ml_data_platform.storage.exports import file_sha256
 
@@ -71,12 +72,17 @@ def _preprocessor(plan: DatasetPlan) -> dg.AssetsDefinition:
         f"saved with joblib to <data_dir>/artifacts/{plan.name}/{ARTIFACT} for serving.",
     )
     def preprocessor(
-        context: dg.AssetExecutionContext, exports: ExportStore, train: pd.DataFrame
+        context: dg.AssetExecutionContext, exports: ExportStore, train: Rows
     ) -> dg.MaterializeResult:
-        names = plan.features_of(train)
         published = plan.artifact_path(exports)
         path = run_artifact(published, context.run.run_id)  # the run's last audit publishes it
-        fitted = fit_preprocessor(train, names, spec.categorical_columns, spec.preprocessing.max_categories)
+        if plan.in_database:
+            names, fitted = in_database.fit_preprocessor(plan, train)
+        else:
+            names = plan.features_of(train)
+            fitted = fit_preprocessor(
+                train, names, spec.categorical_columns, spec.preprocessing.max_categories
+            )
         artifact = save_artifact(fitted, path)
         if final_auditor(context, plan) in (None, "raw", "features", "train"):  # nothing audits it
             with publishing_lock(exports.dataset_dir(plan.name)):
@@ -113,12 +119,14 @@ def _baseline(plan: DatasetPlan) -> dg.AssetsDefinition:
     def baseline_model(
         context: dg.AssetExecutionContext,
         exports: ExportStore,
-        train: pd.DataFrame,
-        val: pd.DataFrame,
-        test: pd.DataFrame,
+        train: Rows,
+        val: Rows,
+        test: Rows,
     ) -> dg.MaterializeResult:
         artifact = load_artifact(artifact_for_run(plan.artifact_path(exports), context.run.run_id))
         parts = {"train": train, "val": val, "test": test}
+        if plan.in_database:  # seeded samples: the fit's (as in memory), and scored the same way
+            parts = {name: in_database.sampled(plan, table) for name, table in parts.items()}
         matrices = {n: (transform(artifact, f), f[target].to_numpy()) for n, f in parts.items()}
         _, scores = fit_and_score(matrices, plan.spec.seed)
         metadata = {  # rounded for reading and plotting; the JSON below keeps full precision

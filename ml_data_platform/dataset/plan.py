@@ -74,6 +74,9 @@ def check_op_name(dataset: str, stage: str) -> str:
 @dataclass(frozen=True)
 class DatasetPlan:
     spec: DatasetSpec
+    # Stages run as SQL inside the database (catalog/execution.py): each table stage reads
+    # EngineTables and returns a TableQuery instead of a DataFrame.
+    in_database: bool = False
 
     @cached_property
     def rules(self) -> TableRules:
@@ -132,7 +135,7 @@ class DatasetPlan:
             "code_version": self.code_version(stage),
             "metadata": AUDITED,
             "group_name": self.name,
-            "kinds": {"pandas"},
+            "kinds": {"duckdb" if self.in_database else "pandas"},
         }
         if self.partitioned:
             arguments |= {"partitions_def": self.partitions, "backfill_policy": backfill_policy(self.spec)}

@@ -17,11 +17,13 @@ from ml_data_platform.core.quality import (
     check_raw,
 )
 from ml_data_platform.core.validation import ValidationError, validate_features
-from ml_data_platform.dataset.checking import Check, check_group, run_checks
+from ml_data_platform.dataset.checking import Check, check_group, run_checks, with_engine
+from ml_data_platform.dataset.in_database import raw as in_database
 from ml_data_platform.dataset.metadata import quality_metadata, versioned_output
 from ml_data_platform.dataset.plan import DatasetPlan
 from ml_data_platform.sources.partitions import read_partitions
 from ml_data_platform.sources.readers import read_source, stamp_raw
+from ml_data_platform.storage.engine_tables import Rows
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,8 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         + (f" One partition per {spec.partitions.by.value}." if plan.partitioned else ""),
     )
     def raw(context: dg.AssetExecutionContext) -> dg.Output:
+        if plan.in_database:
+            return in_database.raw_output(plan, context)
         rows = read_partitions(spec, context.partition_keys) if plan.partitioned else read_source(spec)
         frame = stamp_raw(rows, datetime.now(UTC), spec.identity_column(), plan.name)
         return versioned_output(
@@ -127,10 +131,14 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
             },
         )
 
-    checks = raw_checks(plan)
+    checks = with_engine(raw_checks(plan), plan, in_database.IN_DATABASE)
 
     @check_group(plan, "raw", checks, ins=plan.ins("raw"))
-    def raw_step(context: dg.AssetCheckExecutionContext, raw: pd.DataFrame):
-        yield from run_checks(context, plan, "raw", checks, RawInputs(raw))
+    def raw_step(context: dg.AssetCheckExecutionContext, raw: Rows):
+        if not plan.in_database:
+            yield from run_checks(context, plan, "raw", checks, RawInputs(raw))
+            return
+        with raw.connect() as db:
+            yield from run_checks(context, plan, "raw", checks, in_database.EngineRawInputs(db, raw.name))
 
     return [raw], [raw_step]

@@ -14,10 +14,12 @@ from ml_data_platform.core.profile import profile
 from ml_data_platform.core.quality import Outcome, check_splits
 from ml_data_platform.core.splitting import hash_split, stratified_split
 from ml_data_platform.core.stability import check_split_stability
-from ml_data_platform.dataset.checking import Check, check_group, run_checks
+from ml_data_platform.dataset.checking import Check, check_group, run_checks, with_engine
+from ml_data_platform.dataset.in_database import splits as in_database
 from ml_data_platform.dataset.metadata import class_counts, versioned_output
 from ml_data_platform.dataset.plan import AUDITED, UNION_PROFILE, DatasetPlan
 from ml_data_platform.dataset.publishing import reference_metadata
+from ml_data_platform.storage.engine_tables import Rows
 
 SPLIT_DEFINITION = "split_definition"  # method, seed, ratios: what decides each row's split
 
@@ -107,7 +109,7 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
                 code_version=plan.code_version("splits"),
                 metadata=AUDITED,
                 group_name=plan.name,
-                kinds={"pandas"},
+                kinds={"duckdb" if plan.in_database else "pandas"},
                 description=f"The {name} split ({ratios[name]:.0%}), by {how}"
                 + (", of every published partition." if plan.partitioned else "."),
             )
@@ -116,8 +118,11 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
         ins=plan.ins("features"),
         name=f"{plan.name}__splits",
     )
-    def splits(context: dg.AssetExecutionContext, features: pd.DataFrame):
+    def splits(context: dg.AssetExecutionContext, features: Rows):
         definition = {SPLIT_DEFINITION: dg.MetadataValue.json(split_definition(plan))}
+        if plan.in_database:
+            yield from in_database.split_outputs(plan, features, definition)
+            return
         if plan.partitioned:  # the next partition's drift reference: everything published
             union = profile(features, [*plan.features_of(features), spec.target])
             definition[UNION_PROFILE] = dg.MetadataValue.json(union)
@@ -126,18 +131,22 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
             extra = definition if name == "train" else {SPLIT_DEFINITION: definition[SPLIT_DEFINITION]}
             yield versioned_output(frame, output_name=name, metadata={**counts, **extra})
 
-    checks = split_checks(plan)
+    checks = with_engine(split_checks(plan), plan, in_database.IN_DATABASE)
 
     @check_group(plan, "train", checks, ins=plan.ins(*SPLITS, "features"))
     def split_step(
-        context: dg.AssetCheckExecutionContext,
-        train: pd.DataFrame,
-        val: pd.DataFrame,
-        test: pd.DataFrame,
-        features: pd.DataFrame,
+        context: dg.AssetCheckExecutionContext, train: Rows, val: Rows, test: Rows, features: Rows
     ):
-        yield from run_checks(
-            context, plan, "train", checks, SplitInputs(context, train, val, test, features)
-        )
+        if not plan.in_database:
+            inputs = SplitInputs(context, train, val, test, features)
+            yield from run_checks(context, plan, "train", checks, inputs)
+            return
+        before = reference_metadata(context, plan.key("train")).get(SPLIT_DEFINITION)
+        tables = {"train": train.name, "val": val.name, "test": test.name}
+        with train.connect() as db:
+            inputs = in_database.EngineSplits(
+                context, db, tables, features.name, split_definition(plan), before
+            )
+            yield from run_checks(context, plan, "train", checks, inputs)
 
     return [splits], [split_step]

@@ -1,0 +1,136 @@
+"""raw in the database: the source's rows streamed or scanned into a staged table, and raw's
+checks computed by the engine (the same outcomes as dataset/raw.py's)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+import duckdb
+import pandas as pd
+
+from ml_data_platform.catalog import SyntheticSource
+from ml_data_platform.core.contract import quality_contract, raw_contract
+from ml_data_platform.core.engine import contract as engine_contract
+from ml_data_platform.core.engine.profile import bad_shares, column_types
+from ml_data_platform.core.engine.sql import quote
+from ml_data_platform.core.engine.validation import features_query
+from ml_data_platform.core.quality import (
+    Outcome,
+    RawShape,
+    completeness_outcome,
+    contract_outcome,
+    quality_score_outcome,
+    raw_outcome,
+)
+from ml_data_platform.core.validation import ValidationError
+from ml_data_platform.dataset.in_database.metadata import quality_metadata
+from ml_data_platform.dataset.in_database.progress import progress_log
+from ml_data_platform.dataset.in_database.sources import SOURCE, file_select, synthetic_stream
+from ml_data_platform.dataset.plan import DatasetPlan
+from ml_data_platform.storage.engine_tables import EngineTable, TableQuery
+
+
+@dataclass(frozen=True)
+class EngineRawInputs:
+    db: duckdb.DuckDBPyConnection
+    raw: str  # the table audited
+
+
+def raw_output(plan: DatasetPlan, context: dg.AssetExecutionContext) -> dg.Output:
+    """The raw table as a query the IO manager stages in the engine."""
+    spec = plan.spec
+    ingested_at = pd.Timestamp(datetime.now(UTC)).floor("us").to_pydatetime()
+    if isinstance(spec.source, SyntheticSource):
+        progress = progress_log(context.log, f"{plan.name}/raw: generating")
+        query = TableQuery(
+            f"SELECT * FROM {SOURCE}", streams={SOURCE: lambda: synthetic_stream(spec, ingested_at, progress)}
+        )
+    else:
+        query = TableQuery(lambda db: file_select(db, spec, ingested_at))
+
+    def describe(table: EngineTable) -> dict:
+        with table.connect() as db:
+            names = plan.rules.features_in(list(column_types(db, table.name)))
+            return quality_metadata(plan.rules, db, table.name, names, "raw")
+
+    source = {"source": dg.MetadataValue.json(spec.source.model_dump(mode="json"))}
+    return dg.Output(TableQuery(query.sql, query.streams, describe), metadata=source)
+
+
+def _schema(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:
+    spec, db = plan.spec, i.db
+    found = list(column_types(db, i.raw))
+    declared = raw_contract(plan.rules, plan.rules.features_in(found))
+    rows, violations = engine_contract.evaluate(db, i.raw, declared)
+    contract = contract_outcome(rows, violations, declared)
+    positional = spec.identity_column() is None
+    index_ok = _index_ok(db, i.raw, positional) if "sample_index" in found else None
+    expected = spec.source.n_samples if isinstance(spec.source, SyntheticSource) else None
+    shape = raw_outcome(
+        RawShape(found, rows, index_ok),
+        [*(spec.feature_columns or []), spec.target],
+        expected,
+        spec.min_rows,
+        positional_index=positional,
+        max_rows=spec.quality.max_rows,
+    )
+    return Outcome(
+        passed=contract.passed and shape.passed,
+        summary=shape.summary if not shape.passed else contract.summary,
+        observed={**shape.observed, **contract.observed},
+        threshold={**shape.threshold, **contract.threshold},
+        metric=shape.metric,
+        value=shape.value,
+        limit=shape.limit,
+    )
+
+
+def _index_ok(db: duckdb.DuckDBPyConnection, table: str, positional: bool) -> bool:
+    """sample_index is 0..n-1 in order (positional), or strictly increasing (ids)."""
+    if positional:
+        sql = f"SELECT count(*) FROM {quote(table)} WHERE sample_index <> rowid"
+    else:
+        steps = f"SELECT sample_index - lag(sample_index) OVER (ORDER BY rowid) AS step FROM {quote(table)}"
+        sql = f"SELECT count(*) FROM ({steps}) WHERE step <= 0"
+    return not db.execute(sql).fetchall()[0][0]
+
+
+def _validates(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:
+    try:
+        _, _, report = features_query(i.db, plan.rules, i.raw)
+    except ValidationError as error:
+        rows = int(i.db.execute(f"SELECT count(*) FROM {quote(i.raw)}").fetchall()[0][0])
+        return Outcome(
+            False, str(error), {"rows_in": rows}, {}, metric="rows_out", value=0, limit=plan.spec.min_rows
+        )
+    counts = report.as_dict()
+    return Outcome(
+        True,
+        f"{counts['rows_out']} of {counts['rows_in']} rows become features",
+        observed=counts,
+        metric="rows_out",
+        value=counts["rows_out"],
+        limit=plan.spec.min_rows,
+    )
+
+
+def _completeness(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:
+    names = plan.rules.features_in(list(column_types(i.db, i.raw)))
+    shares = bad_shares(i.db, i.raw, [*names, plan.spec.target])
+    return completeness_outcome(shares, plan.spec.quality.max_null_fraction)
+
+
+def _quality_score(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:
+    names = plan.rules.features_in(list(column_types(i.db, i.raw)))
+    rows, bad = engine_contract.invalid_rows(i.db, i.raw, quality_contract(plan.rules, names, stage="raw"))
+    return quality_score_outcome(rows, bad, plan.spec.quality.dqs_threshold)
+
+
+IN_DATABASE = {
+    "raw_schema_and_row_count": _schema,
+    "raw_validates": _validates,
+    "raw_completeness": _completeness,
+    "raw_quality_score": _quality_score,
+}

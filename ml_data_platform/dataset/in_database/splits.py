@@ -1,0 +1,123 @@
+"""train / val / test in the database: each split a filtered copy of the stored features by
+the keyed hash (bit for bit core.splitting.hash_assignment), and the split checks computed by
+the engine (the same outcomes as dataset/splits.py's)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import dagster as dg
+import duckdb
+
+from ml_data_platform.catalog import SPLITS
+from ml_data_platform.core.drift import check_split_distribution
+from ml_data_platform.core.engine.profile import TableColumns, class_counts, column_types
+from ml_data_platform.core.engine.sql import columns, hash_unit_select, quote, split_position
+from ml_data_platform.core.quality import WARN, Outcome, SplitStats, splits_outcome
+from ml_data_platform.core.stability import stability_outcome
+from ml_data_platform.dataset.in_database.metadata import class_count_metadata
+from ml_data_platform.dataset.plan import DatasetPlan
+from ml_data_platform.storage.engine_tables import EngineTable, TableQuery
+
+
+def split_select(table: str, names: list[str], ratios: Mapping[str, float], seed: int, position: int) -> str:
+    """The rows of `table` whose hash falls in split number `position`, in table order."""
+    hashed = (
+        f"SELECT *, {hash_unit_select('sample_index', seed)}, {split_position('_unit', ratios)} AS _split"
+    )
+    return f"SELECT {columns(names)} FROM ({hashed} FROM {quote(table)}) WHERE _split = {position}"
+
+
+def split_outputs(plan: DatasetPlan, features: EngineTable, definition: dict) -> Iterator[dg.Output]:
+    spec = plan.spec
+    with features.connect() as db:
+        names = list(column_types(db, features.name))
+
+    def describe(table: EngineTable) -> dict:
+        with table.connect() as db:
+            return class_count_metadata(db, table.name, spec.target)
+
+    for position, name in enumerate(SPLITS):
+        sql = split_select(features.name, names, spec.split.as_dict(), spec.seed, position)
+        yield dg.Output(TableQuery(sql, describe=describe), output_name=name, metadata=definition)
+
+
+@dataclass(frozen=True)
+class EngineSplits:
+    """This run's stored splits and features as the split checks read them."""
+
+    context: dg.AssetCheckExecutionContext
+    db: duckdb.DuckDBPyConnection
+    tables: dict[str, str]  # split -> table audited
+    features: str
+    definition: dict  # this run's split definition
+    published_definition: dict | None  # the published splits' (None: unknown)
+
+
+def _union(tables: Mapping[str, str]) -> str:
+    return " UNION ALL ".join(
+        f"SELECT sample_index, '{name}' AS split FROM {quote(table)}" for name, table in tables.items()
+    )
+
+
+def split_stats(
+    db: duckdb.DuckDBPyConnection, tables: Mapping[str, str], features: str, target: str
+) -> SplitStats:
+    """core.quality.split_stats of stored tables: the engine counts every number."""
+    count = lambda sql: int(db.execute(sql).fetchall()[0][0])  # noqa: E731
+    sizes = {name: count(f"SELECT count(*) FROM {quote(t)}") for name, t in tables.items()}
+    distinct = count(f"SELECT count(DISTINCT sample_index) FROM ({_union(tables)})")
+    overlaps: dict[str, int] = {}
+    if distinct < sum(sizes.values()):
+        names = list(tables)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                both = f"{quote(tables[a])} SEMI JOIN {quote(tables[b])} USING (sample_index)"
+                shared = count(f"SELECT count(*) FROM {both}")
+                if shared:
+                    overlaps[f"{a}/{b}"] = shared
+    rows = count(f"SELECT count(*) FROM {quote(features)}")
+    outside = f"({_union(tables)}) ANTI JOIN {quote(features)} USING (sample_index)"
+    unknown = count(f"SELECT count(DISTINCT sample_index) FROM {outside}")
+    return SplitStats(
+        sizes=sizes,
+        overlaps=overlaps,
+        missing=rows - distinct + unknown,
+        unknown=unknown,
+        feature_rows=rows,
+        class_counts=class_counts(db, features, target),
+        split_class_counts={name: class_counts(db, t, target) for name, t in tables.items()},
+    )
+
+
+def _disjoint(plan: DatasetPlan, i: EngineSplits) -> Outcome:
+    stats = split_stats(i.db, i.tables, i.features, plan.spec.target)
+    return splits_outcome(stats, plan.spec.split.as_dict(), hashed=True)
+
+
+def _stability(plan: DatasetPlan, i: EngineSplits) -> Outcome:
+    """This run's splits against the published ones (joined in the engine)."""
+    published = {name: plan.table(name) for name in SPLITS}
+    stored = {r[0] for r in i.db.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if not set(published.values()) <= stored:
+        return Outcome(True, "no published splits to compare with", severity=WARN)
+    moves = i.db.execute(
+        f"SELECT p.split || '->' || c.split, count(*) FROM ({_union(published)}) p "
+        f"JOIN ({_union(i.tables)}) c USING (sample_index) WHERE p.split <> c.split GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    kept = int(i.db.execute(f"SELECT count(*) FROM ({_union(published)})").fetchall()[0][0])
+    return stability_outcome(dict(moves), kept, i.definition, i.published_definition, True)
+
+
+def _distribution(plan: DatasetPlan, i: EngineSplits) -> Outcome:
+    train, test = TableColumns(i.db, i.tables["train"]), TableColumns(i.db, i.tables["test"])
+    names = plan.features_of(column_types(i.db, i.tables["train"]))
+    return check_split_distribution(train, test, names, plan.spec.quality.split_psi_threshold)
+
+
+IN_DATABASE = {
+    "splits_disjoint_complete_stratified": _disjoint,
+    "splits_stable": _stability,
+    "train_test_distribution": _distribution,
+}
