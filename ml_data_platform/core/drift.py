@@ -10,7 +10,7 @@ the check says there are too few rows to judge instead of warning.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 import numpy as np
@@ -92,9 +92,13 @@ class Columns(Protocol):
 
     def is_text(self, name: str) -> bool: ...
 
-    def counts_in(self, name: str, bins: Mapping[str, Any]) -> np.ndarray: ...
+    def counts_in(self, bins: Mapping[str, Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        """Rows of each named column per bin of its `bins` (laid out as reference_counts)."""
+        ...
 
-    def bins(self, name: str) -> dict[str, list]: ...
+    def bins(self, names: Sequence[str]) -> dict[str, dict[str, list]]:
+        """Each column's own bins (categories, values, or deciles with their counts)."""
+        ...
 
     def outside(self, name: str, low: float, high: float) -> int: ...
 
@@ -110,10 +114,13 @@ class FrameColumns:
     def is_text(self, name: str) -> bool:
         return is_categorical(self.frame[name])
 
-    def counts_in(self, name: str, bins: Mapping[str, Any]) -> np.ndarray:
-        return counts_in(self.frame[name], bins)
+    def counts_in(self, bins: Mapping[str, Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        return {name: counts_in(self.frame[name], found) for name, found in bins.items()}
 
-    def bins(self, name: str) -> dict[str, list]:
+    def bins(self, names: Sequence[str]) -> dict[str, dict[str, list]]:
+        return {name: self._bins(name) for name in names}
+
+    def _bins(self, name: str) -> dict[str, list]:
         if self.is_text(name):
             return category_bins(category_counts(self.frame[name]))
         values = self.frame[name].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -136,18 +143,17 @@ def check_drift(
     if not previous:
         return Outcome(True, FIRST, severity=WARN, threshold={"psi": threshold})
     columns = FrameColumns(frame) if isinstance(frame, pd.DataFrame) else frame
-    scores: dict[str, tuple[float, float]] = {}
     older = 0
     compared = [n for n in features if n in previous and "count" in previous[n]]
+    judged: dict[str, Mapping[str, Any]] = {}
     for name in compared:
         bins = previous[name].get("bins")
         if bins is None:
             older += previous[name]["count"] > 0  # an empty column has no bins, old or new
-            continue
-        if by_text(bins) != columns.is_text(name):
-            continue  # the column changed kind: the schema checks report that
-        reference = reference_counts(bins)
-        scores[name] = _score(reference, columns.counts_in(name, bins), len(compared))
+        elif by_text(bins) == columns.is_text(name):  # else it changed kind: the schema checks say so
+            judged[name] = bins
+    actual = columns.counts_in(judged)
+    scores = {n: _score(reference_counts(b), actual[n], len(compared)) for n, b in judged.items()}
     rows = {
         "previous": int(max((previous[n]["count"] for n in compared), default=0)),
         "current": columns.rows,
@@ -164,12 +170,12 @@ def check_split_distribution(
     train = FrameColumns(train) if isinstance(train, pd.DataFrame) else train
     test = FrameColumns(test) if isinstance(test, pd.DataFrame) else test
     scores = {}
+    bins = train.bins(features)
+    actual = test.counts_in(bins)
     for name in features:
-        bins = train.bins(name)
-        reference = reference_counts(bins)
-        actual = test.counts_in(name, bins)
-        if reference.sum() and actual.sum():
-            scores[name] = _score(reference, actual, len(features))
+        reference = reference_counts(bins[name])
+        if reference.sum() and actual[name].sum():
+            scores[name] = _score(reference, actual[name], len(features))
     rows = {"train": train.rows, "test": test.rows}
     return _psi_outcome(scores, threshold, "train/test apart on", "max train/test PSI", rows)
 

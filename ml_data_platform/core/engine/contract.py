@@ -3,9 +3,12 @@ and invalid rows for a stored table as `evaluate` and `invalid_rows` give for a 
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import duckdb
 
 from ml_data_platform.core.contract import Column, Contract, Violation
+from ml_data_platform.core.engine.bins import finite
 from ml_data_platform.core.engine.sql import number, quote, text
 from ml_data_platform.core.engine.validation import is_numeric
 
@@ -46,29 +49,60 @@ def _in(name: str, engine_type: str, allowed: tuple) -> str:
     return f"{quote(name)} IN ({', '.join(values)})" if values else "false"
 
 
-def row_rules(column: Column, engine_type: str, table: str) -> dict[str, str]:
-    """SQL conditions true on the rows breaking each row-level rule of `column`."""
+def clean_columns(db: duckdb.DuckDBPyConnection, table: str, found: dict[str, str]) -> set[str]:
+    """Numeric columns with no missing or non-finite value (a range test the engine answers
+    from its stored statistics): their not-null and finite rules cannot fail."""
+    numeric = [n for n, t in found.items() if is_numeric(t)]
+    if not numeric:
+        return set()
+    terms = ", ".join(f"count_if({finite(n)})" for n in numeric)
+    rows, *counts = db.execute(f"SELECT count(*), {terms} FROM {quote(table)}").fetchall()[0]
+    return {n for n, c in zip(numeric, counts, strict=True) if c == rows}
+
+
+def strictly_increasing(db: duckdb.DuckDBPyConnection, table: str, name: str) -> bool:
+    steps = f"SELECT {quote(name)} - lag({quote(name)}) OVER (ORDER BY rowid) AS step FROM {quote(table)}"
+    return not db.execute(f"SELECT count(*) FROM ({steps}) WHERE step <= 0").fetchall()[0][0]
+
+
+def row_rules(column: Column, engine_type: str, table: str, clean: Collection[str] = ()) -> dict[str, str]:
+    """SQL conditions true on the rows breaking each row-level rule of `column` ("false"
+    where `clean` says the rule cannot fail; see clean_columns)."""
     name, missing = quote(column.name), _missing(column.name, engine_type)
     numeric = is_numeric(engine_type)
+    spotless = column.name in clean
     rules: dict[str, str] = {}
     if not column.nullable:
-        rules["not null"] = missing
+        rules["not null"] = "false" if spotless else missing
     if column.finite and numeric:
-        rules["finite"] = f"(NOT isfinite({name}::DOUBLE) AND NOT {missing})"
+        rules["finite"] = "false" if spotless else f"(NOT isfinite({name}::DOUBLE) AND NOT {missing})"
     if column.isin is not None:
         rules[f"in {list(column.isin)}"] = (
             f"(NOT ({_in(column.name, engine_type, column.isin)}) AND NOT {missing})"
         )
     if column.bounds is not None and numeric:
         low, high = column.bounds
+        outside = f"({name} < {number(low)} OR {name} > {number(high)})"
         rules[f"within [{low:g}, {high:g}]"] = (
-            f"(NOT {missing} AND NOT isnan({name}::DOUBLE) "
-            f"AND ({name} < {number(low)} OR {name} > {number(high)}))"
+            outside if spotless else f"(NOT {missing} AND NOT isnan({name}::DOUBLE) AND {outside})"
         )
     if column.unique:
         repeated = f"SELECT {name} FROM {quote(table)} GROUP BY 1 HAVING count(*) > 1"
-        rules["unique"] = f"coalesce({name} IN ({repeated}), false)"
+        rules["unique"] = (
+            "false" if f"{column.name}:increasing" in clean else f"coalesce({name} IN ({repeated}), false)"
+        )
     return rules
+
+
+def facts(db: duckdb.DuckDBPyConnection, table: str, found: dict[str, str], contract: Contract) -> set[str]:
+    """clean_columns, plus `<name>:increasing` for each unique integer column whose values
+    rise row by row (unique without a hash aggregate over it)."""
+    clean = clean_columns(db, table, found)
+    for column in contract.columns:
+        integer = found.get(column.name, "").upper() in ("BIGINT", "INTEGER")
+        if column.unique and column.name in clean and integer and strictly_increasing(db, table, column.name):
+            clean.add(f"{column.name}:increasing")
+    return clean
 
 
 def _structure(found: dict[str, str], contract: Contract, rows: int) -> list[Violation]:
@@ -89,17 +123,18 @@ def evaluate(db: duckdb.DuckDBPyConnection, table: str, contract: Contract) -> t
     rows = int(db.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0])
     violations = _structure(found, contract, rows)
     present = [c for c in contract.columns if c.name in found]
+    clean = facts(db, table, found, contract)
     counted: list[tuple[str, str]] = []
     for column in present:
         if not dtype_ok(found[column.name], column.dtype):
             violations.append(_dtype_violation(db, table, column, found[column.name], rows))
-        counted += [(column.name, rule) for rule in row_rules(column, found[column.name], table)]
-    conditions = [row_rules(c, found[c.name], table) for c in present]
+        counted += [(column.name, rule) for rule in row_rules(column, found[column.name], table, clean)]
+    conditions = [row_rules(c, found[c.name], table, clean) for c in present]
     sums = [f"count(*) FILTER (WHERE {sql})" for rules in conditions for sql in rules.values()]
     counts = db.execute(f"SELECT {', '.join(sums)} FROM {quote(table)}").fetchall()[0] if sums else ()
     by_rule = dict(zip(counted, counts, strict=True))
     for column in present:  # row rules after the column's dtype, in the contract's order
-        for rule in row_rules(column, found[column.name], table):
+        for rule in row_rules(column, found[column.name], table, clean):
             if by_rule[(column.name, rule)]:
                 violations.append(Violation(column.name, rule, int(by_rule[(column.name, rule)])))
     return rows, _ordered(violations, contract)
@@ -140,7 +175,13 @@ def invalid_rows(db: duckdb.DuckDBPyConnection, table: str, contract: Contract) 
     rows = int(db.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0])
     if any(c.name not in found for c in contract.columns):
         return rows, rows
-    conditions = [sql for c in contract.columns for sql in row_rules(c, found[c.name], table).values()]
+    clean = facts(db, table, found, contract)
+    conditions = [
+        sql
+        for c in contract.columns
+        for sql in row_rules(c, found[c.name], table, clean).values()
+        if sql != "false"
+    ]
     if not conditions:
         return rows, 0
     bad = db.execute(f"SELECT count(*) FROM {quote(table)} WHERE {' OR '.join(conditions)}").fetchall()[0][0]
