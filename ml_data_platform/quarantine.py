@@ -92,7 +92,7 @@ def sample(settings: Settings, rejected: Rejected, rows: int) -> pd.DataFrame:
     if rejected.kind == "export":
         folder = settings.exports_dir / rejected.version.name
         return pq.ParquetFile(folder / "train.parquet").read().slice(0, rows).to_pandas()
-    return table_io_manager(settings).read_table(rejected.version.name).head(rows)
+    return table_io_manager(settings).read_head(rejected.version.name, rows)
 
 
 def show_text(settings: Settings, name: str, rows: int) -> str:

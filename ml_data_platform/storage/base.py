@@ -163,6 +163,12 @@ class TableIOManager(PartitionedTables, VersionedTables, dg.ConfigurableIOManage
         """Stage the table a TableQuery computes (in-database datasets)."""
         self.engine_table(table_name_for(context.asset_key))
 
+    def read_head(self, table_name: str, rows: int) -> pd.DataFrame:
+        """The first `rows` rows by sample_index, read alone (a quarantined table may be far
+        bigger than memory)."""
+        first = f"SELECT sample_index FROM {self.quote(table_name)} ORDER BY sample_index LIMIT {int(rows)}"
+        return self.read_table(table_name, where=f"sample_index IN ({first})")
+
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         if isinstance(obj, TableQuery):
             return self.write_query(context, obj)

@@ -10,17 +10,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from ml_data_platform.storage import versions as v
-from ml_data_platform.storage.base import PREVIEW_ROWS, TableIOManager, table_name_for
-from ml_data_platform.storage.columns import arrow_columns, from_engine, restore_frame
-from ml_data_platform.storage.engine_tables import EngineTable, TableQuery, preview_markdown, registered
-from ml_data_platform.storage.errors import EmptyResultError, StorageError, TableNotFoundError, engine_reason
+from ml_data_platform.storage.base import TableIOManager
+from ml_data_platform.storage.columns import arrow_columns, restore_frame
+from ml_data_platform.storage.duckdb_queries import DESCRIBE as _DESCRIBE
+from ml_data_platform.storage.duckdb_queries import DuckDBQueries
+from ml_data_platform.storage.errors import TableNotFoundError
 from ml_data_platform.storage.versions import Statement
 from ml_data_platform.storage.versions import quote_identifier as _quote
 
@@ -33,13 +32,9 @@ _VIEW = "_ml_platform_incoming"
 # Writable connections this process holds open, per database file (see _connect).
 _WRITERS: dict[str, int] = {}
 _WRITERS_LOCK = threading.Lock()
-_DESCRIBE = (
-    "SELECT column_name, data_type FROM information_schema.columns "
-    "WHERE table_schema = 'main' AND table_name = ? ORDER BY ordinal_position"
-)
 
 
-class DuckDBTableIOManager(TableIOManager):
+class DuckDBTableIOManager(DuckDBQueries, TableIOManager):
     """Why not the stock `DuckDBPandasIOManager`: it deletes then inserts in separate commits (a
     failed insert leaves an empty table), inserts by position, and fails fast when another
     process holds the file; this one swaps in one transaction, writes the frame's own
@@ -96,68 +91,6 @@ class DuckDBTableIOManager(TableIOManager):
 
     def engine_errors(self) -> tuple[type[Exception], ...]:
         return (duckdb.Error,)
-
-    def engine_table(self, name: str) -> EngineTable:
-        return EngineTable(name, connect=self._connect, location=self.database)
-
-    def write_query(self, context: dg.OutputContext, query: TableQuery) -> None:
-        """CREATE TABLE <staged version> AS <query>, recorded in the same transaction; the
-        output's metadata (row count, schema, preview, and the stage's own) from the engine."""
-        table_name = table_name_for(context.asset_key)
-        asset = context.asset_key.to_user_string()
-        audited = bool((context.definition_metadata or {}).get(v.PUBLISH_AFTER_AUDIT))
-        if not self._cleaned:
-            self.clean_up()
-            self._cleaned = True
-        target, register = v.register_staged(table_name, context.run_id) if audited else (table_name, [])
-        try:
-            with self._connect() as db:
-                rows = self._create_from_query(db, asset, target, query, register)
-        except self.engine_errors() as error:
-            raise StorageError(
-                f"asset {asset}: computing table {table_name} in {self.location} failed, the previous "
-                f"table is kept: {engine_reason(error)}"
-            ) from None
-        if audited:
-            self._staged_here.setdefault(context.run_id, {})[table_name] = v.Version.from_row(register[-1][1])
-        written = self.engine_table(target)
-        with self._connect() as db:
-            described = db.execute(_DESCRIBE, [target]).fetchall()
-            preview = preview_markdown(db, target, PREVIEW_ROWS)
-        columns = [dg.TableColumn(name=n, type=from_engine(t, n).name) for n, t in described]
-        status = "awaiting audit: published if its blocking checks pass" if audited else "published"
-        context.add_output_metadata(
-            {
-                "dagster/row_count": dg.MetadataValue.int(rows),
-                "dagster/column_schema": dg.TableSchema(columns=columns),
-                "dagster/table_name": dg.MetadataValue.text(table_name),
-                "preview": dg.MetadataValue.md(preview),
-                **({"staged_as": dg.MetadataValue.text(target)} if audited else {}),
-                "publish_status": dg.MetadataValue.text(status),
-                **(query.describe(written) if query.describe else {}),
-            }
-        )
-
-    def _create_from_query(
-        self, db: duckdb.DuckDBPyConnection, asset: str, target: str, query: TableQuery, register
-    ) -> int:
-        db.begin()
-        try:
-            self._apply(db, register)
-            with registered(db, query.streams):
-                sql = query.sql(db) if callable(query.sql) else query.sql
-                db.execute(f"CREATE OR REPLACE TABLE {_quote(target)} AS {sql}", list(query.params) or None)
-            rows = int(db.execute(f"SELECT count(*) FROM {_quote(target)}").fetchall()[0][0])
-            if not rows and not self.allow_empty:
-                raise EmptyResultError(
-                    f"asset {asset} produced no rows; its table keeps its previous contents. Fix the "
-                    "upstream data, or set allow_empty=True on the IO manager to store empty tables"
-                )
-            db.commit()
-        except BaseException:
-            db.rollback()
-            raise
-        return rows
 
     def write_table(self, table_name: str, frame: pd.DataFrame, before: Sequence[Statement] = ()) -> None:
         with self._connect() as connection:

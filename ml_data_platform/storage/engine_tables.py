@@ -9,7 +9,7 @@ records the version, so the rows never pass through Python and write-audit-publi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +55,14 @@ class TableQuery:
     streams: Mapping[str, Callable[[], pa.RecordBatchReader]] = field(default_factory=dict)
     describe: Callable[[EngineTable], dict[str, Any]] | None = None
     params: tuple[Any, ...] = ()
+    # Rows made in Python (a generator's chunks): each Arrow table is registered as CHUNK
+    # and `sql` (over CHUNK) run on it, the first creating the table, the rest appending,
+    # in order and in the one transaction. A whole table ingests in parallel; a stream of
+    # batches would be read by one thread.
+    chunks: Callable[[], Iterator[pa.Table]] | None = None
+
+
+CHUNK = "_ml_chunk"
 
 
 def _quote(name: str) -> str:

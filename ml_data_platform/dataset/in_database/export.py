@@ -21,7 +21,7 @@ BATCH_ROWS = 122_880  # DuckDB's row group: batches arrive whole
 NANOSECONDS = pa.timestamp("ns", tz="UTC")  # what the in-memory exports hold
 
 
-def _as_exported(schema: pa.Schema) -> pa.Schema:
+def as_exported(schema: pa.Schema) -> pa.Schema:
     """Timestamps as the in-memory exports have them (nanoseconds, UTC)."""
     return pa.schema([pa.field(f.name, NANOSECONDS) if pa.types.is_timestamp(f.type) else f for f in schema])
 
@@ -30,7 +30,7 @@ def stream(table: EngineTable, sql: str, progress: Callable[[int, int], None]) -
     """The query's rows as Arrow batches, read while the file is written (its connection
     stays open until the last batch)."""
     with table.connect() as db:
-        schema = _as_exported(db.sql(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_table().schema)
+        schema = as_exported(db.sql(f"SELECT * FROM ({sql}) LIMIT 0").to_arrow_table().schema)
         total = int(db.execute(f"SELECT count(*) FROM {quote(table.name)}").fetchall()[0][0])
 
     def batches() -> Iterator[pa.RecordBatch]:

@@ -40,5 +40,6 @@ def content_version(db: duckdb.DuckDBPyConnection, table: str) -> str:
     in-memory path's sha256 would read every row through Python)."""
     names = [n for n in column_types(db, table) if n != "ingested_at"]
     row_hash = f"hash({', '.join(quote(n) for n in names)})::HUGEINT"
-    rows, total = db.execute(f"SELECT count(*), coalesce(sum({row_hash}), 0) FROM {quote(table)}").fetchall()[0]
+    sql = f"SELECT count(*), coalesce(sum({row_hash}), 0) FROM {quote(table)}"
+    rows, total = db.execute(sql).fetchall()[0]
     return f"{rows:x}-{int(total) & ((1 << 128) - 1):032x}"

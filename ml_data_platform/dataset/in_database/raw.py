@@ -3,7 +3,7 @@ checks computed by the engine (the same outcomes as dataset/raw.py's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -27,9 +27,9 @@ from ml_data_platform.core.quality import (
 from ml_data_platform.core.validation import ValidationError
 from ml_data_platform.dataset.in_database.metadata import quality_metadata
 from ml_data_platform.dataset.in_database.progress import progress_log
-from ml_data_platform.dataset.in_database.sources import SOURCE, file_select, synthetic_stream
+from ml_data_platform.dataset.in_database.sources import file_select, synthetic_tables
 from ml_data_platform.dataset.plan import DatasetPlan
-from ml_data_platform.storage.engine_tables import EngineTable, TableQuery
+from ml_data_platform.storage.engine_tables import CHUNK, EngineTable, TableQuery
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def raw_output(plan: DatasetPlan, context: dg.AssetExecutionContext) -> dg.Outpu
     if isinstance(spec.source, SyntheticSource):
         progress = progress_log(context.log, f"{plan.name}/raw: generating")
         query = TableQuery(
-            f"SELECT * FROM {SOURCE}", streams={SOURCE: lambda: synthetic_stream(spec, ingested_at, progress)}
+            f"SELECT * FROM {CHUNK}", chunks=lambda: synthetic_tables(spec, ingested_at, progress)
         )
     else:
         query = TableQuery(lambda db: file_select(db, spec, ingested_at))
@@ -56,7 +56,7 @@ def raw_output(plan: DatasetPlan, context: dg.AssetExecutionContext) -> dg.Outpu
             return quality_metadata(plan.rules, db, table.name, names, "raw")
 
     source = {"source": dg.MetadataValue.json(spec.source.model_dump(mode="json"))}
-    return dg.Output(TableQuery(query.sql, query.streams, describe), metadata=source)
+    return dg.Output(replace(query, describe=describe), metadata=source)
 
 
 def _schema(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:

@@ -8,6 +8,8 @@ import codecs
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
+from queue import Queue
+from threading import Thread
 
 import duckdb
 import numpy as np
@@ -20,13 +22,16 @@ from ml_data_platform.sources import synthetic
 from ml_data_platform.sources.files import SourceError, header, require_columns
 from ml_data_platform.sources.readers import file_reading, select_columns, source_files
 
-SOURCE = "_ml_source"
 STAMP = pa.timestamp("us", tz="UTC")
 Progress = Callable[[int, int], None]
 
 
-def synthetic_stream(spec: DatasetSpec, ingested_at: datetime, progress: Progress) -> pa.RecordBatchReader:
-    """sample_index, the features, the target and ingested_at, one batch per chunk."""
+GROUP_ROWS = 1 << 20  # rows handed to the engine at once (~180 MB at 20 features)
+
+
+def synthetic_tables(spec: DatasetSpec, ingested_at: datetime, progress: Progress) -> Iterator[pa.Table]:
+    """sample_index, the features, the target and ingested_at, about a million rows per
+    table, each generated while the engine ingests the one before."""
     total = spec.source.n_samples
     names = spec.feature_columns or [f"feature_{i}" for i in range(spec.source.n_features)]
     stamp = pa.scalar(ingested_at, STAMP).value
@@ -35,18 +40,45 @@ def synthetic_stream(spec: DatasetSpec, ingested_at: datetime, progress: Progres
         + [(spec.target, pa.int64()), ("ingested_at", STAMP)]
     )
 
-    def batches() -> Iterator[pa.RecordBatch]:
-        start = 0
+    def groups() -> Iterator[pa.Table]:
+        start, pending = 0, []
         for frame in synthetic.frames(spec):
             rows = len(frame)
             arrays = [pa.array(np.arange(start, start + rows, dtype=np.int64))]
             arrays += [pa.array(frame[n].to_numpy()) for n in [*names, spec.target]]
             arrays.append(pa.array(np.full(rows, stamp, dtype=np.int64), STAMP))
+            pending.append(pa.RecordBatch.from_arrays(arrays, schema=schema))
             start += rows
-            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
-            progress(start, total)
+            if sum(b.num_rows for b in pending) >= GROUP_ROWS or start == total:
+                yield pa.Table.from_batches(pending, schema)
+                pending = []
 
-    return pa.RecordBatchReader.from_batches(schema, batches())
+    done = 0
+    for table in ahead(groups()):
+        yield table
+        done += table.num_rows
+        progress(done, total)
+
+
+def ahead(items: Iterator, depth: int = 2) -> Iterator:
+    """`items`, made by a thread of their own up to `depth` ahead: the next chunk is
+    generated while the engine compresses and writes this one."""
+    queue: Queue = Queue(maxsize=depth)
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                queue.put(item)
+        except BaseException as error:  # handed to the consumer, raised there
+            queue.put(error)
+        queue.put(done)
+
+    Thread(target=produce, daemon=True).start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def file_scan(spec: DatasetSpec) -> str:
