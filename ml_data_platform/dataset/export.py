@@ -33,7 +33,7 @@ from ml_data_platform.storage.export_versions import (
     stage_exports,
     staged_export,
 )
-from ml_data_platform.storage.exports import export_frame, export_schema, file_sha256, verify_exports
+from ml_data_platform.storage.exports import WRITERS, export_frame, export_schema, file_sha256, verify_exports
 
 
 @dataclass(frozen=True)
@@ -154,8 +154,11 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
             frames = {n: partial(export_frame, f, names, target) for n, f in inputs.items()}
             ready = {n: partial(model_ready, artifact, f, target) for n, f in inputs.items()}
             record = lineage(plan, context, artifact_path, artifact, names, inputs)
+        # Streams from the engine are written one file at a time: each writer holds a row
+        # group and the engine's read-ahead, and one already keeps both cores busy.
+        writers = 1 if plan.in_database else WRITERS
         manifest, staged = stage_exports(
-            frames, out_dir, exports.root, record, context.run.run_id, model_ready=ready
+            frames, out_dir, exports.root, record, context.run.run_id, model_ready=ready, writers=writers
         )
         return dg.MaterializeResult(
             metadata={

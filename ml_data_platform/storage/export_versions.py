@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ml_data_platform.storage.exports import LazyFrame, ensure_inside, fsync_dir, write_version
+from ml_data_platform.storage.exports import WRITERS, LazyFrame, ensure_inside, fsync_dir, write_version
 from ml_data_platform.storage.versions import QUARANTINED, STAGED, Version, run_process_id, run_tag
 
 STAGED_MARK = "staged.json"
@@ -84,9 +84,11 @@ def stage_exports(
     lineage: Mapping[str, Any],
     run_id: str,
     model_ready: Mapping[str, LazyFrame] | None = None,
+    writers: int = WRITERS,
 ) -> tuple[dict[str, Any], Path]:
     """Write every split (and model-ready file) and the manifest into a new version folder
-    that nobody reads until it is published. Returns the manifest and the folder."""
+    that nobody reads until it is published (`writers` files at a time). Returns the
+    manifest and the folder."""
     link = Path(os.path.abspath(out_dir))
     ensure_inside(link.parent, data_dir)
     link.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +108,7 @@ def stage_exports(
     _mark(fresh, STAGED_MARK, record)
     os.rename(fresh, version)
     try:
-        manifest = write_version(splits, model_ready or {}, version, lineage)
+        manifest = write_version(splits, model_ready or {}, version, lineage, writers)
     except BaseException:
         shutil.rmtree(version, ignore_errors=True)
         raise

@@ -134,9 +134,10 @@ def write_version(
     model_ready: Mapping[str, LazyFrame],
     version: Path,
     lineage: Mapping[str, Any],
+    writers: int = WRITERS,
 ) -> dict[str, Any]:
     # pyarrow encodes, compresses and hashes outside the GIL: the files are written side by side.
-    with ThreadPoolExecutor(max_workers=WRITERS) as pool:
+    with ThreadPoolExecutor(max_workers=writers) as pool:
         written = {
             name: pool.submit(_write_parquet, frame, version / f"{name}.parquet")
             for name, frame in splits.items()

@@ -12,13 +12,14 @@ from ml_data_platform.core.bins import QUANTILE_SAMPLE
 from ml_data_platform.core.engine.bins import finite, thinned
 from ml_data_platform.core.engine.sql import number, quote
 
-WINDOW = 0.01  # the window: the sample's quantiles 0.5 ± this (widened until it holds the middle)
+WINDOW = 0.005  # the window: the sample's quantiles 0.5 ± this (about 3 standard errors)
 
 
 def medians(db: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> np.ndarray:
     """np.nanmedian of each column, exactly, without sorting a column: a thinned sample
-    bounds a window around the middle, the engine counts the values below it and hands over
-    the window's values (about 2 % of the rows), which numpy sorts; all columns per scan."""
+    bounds a window around the middle, the engine counts the values below and inside it
+    (all columns in one scan), and only the window's values (about 1 % of the rows) are
+    read, column by column, and sorted; a window that misses the middle is widened."""
     counts = dict(zip(names, _finite_counts(db, table, names), strict=True))
     samples = thinned(db, table, counts, QUANTILE_SAMPLE)
     result = {n: float("nan") for n in names if not counts[n]}
@@ -29,20 +30,27 @@ def medians(db: duckdb.DuckDBPyConnection, table: str, names: list[str]) -> np.n
         terms = []
         for name, (low, high) in bounds.items():
             column, keep = f"{quote(name)}::DOUBLE", finite(name)
-            inside = f"{keep} AND {column} >= {number(low)} AND {column} <= {number(high)}"
             terms += [
                 f"count_if({keep} AND {column} < {number(low)})",
-                f"list({column}) FILTER (WHERE {inside})",
+                f"count_if({keep} AND {column} BETWEEN {number(low)} AND {number(high)})",
             ]
         found = db.execute(f"SELECT {', '.join(terms)} FROM {quote(table)}").fetchall()[0]
         for i, name in enumerate(pending):
-            below, window = int(found[2 * i]), np.sort(np.asarray(found[2 * i + 1] or [], dtype=np.float64))
+            below, inside = int(found[2 * i]), int(found[2 * i + 1])
             low_rank, high_rank = (counts[name] - 1) // 2, counts[name] // 2
-            if below <= low_rank and below + len(window) > high_rank:
-                a, b = window[low_rank - below], window[high_rank - below]
-                result[name] = float(a) if low_rank == high_rank else float(np.mean([a, b]))
+            if below <= low_rank and below + inside > high_rank:
+                result[name] = _middle(db, table, name, bounds[name], low_rank - below, high_rank - below)
         width *= 4
     return np.array([result[n] for n in names], dtype=np.float64)
+
+
+def _middle(db, table: str, name: str, bounds: tuple[float, float], low: int, high: int) -> float:
+    """The median from the window's values (ranks `low`, `high` within it), as np.median."""
+    column = f"{quote(name)}::DOUBLE"
+    where = f"{finite(name)} AND {column} BETWEEN {number(bounds[0])} AND {number(bounds[1])}"
+    window = np.sort(db.execute(f"SELECT {column} AS v FROM {quote(table)} WHERE {where}").fetchnumpy()["v"])
+    a, b = window[low], window[high]
+    return float(a) if low == high else float(np.mean([a, b]))
 
 
 def _window(sample: np.ndarray, width: float) -> tuple[float, float]:

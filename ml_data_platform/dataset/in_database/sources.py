@@ -60,7 +60,7 @@ def synthetic_tables(spec: DatasetSpec, ingested_at: datetime, progress: Progres
         progress(done, total)
 
 
-def ahead(items: Iterator, depth: int = 2) -> Iterator:
+def ahead(items: Iterator, depth: int = 1) -> Iterator:
     """`items`, made by a thread of their own up to `depth` ahead: the next chunk is
     generated while the engine compresses and writes this one."""
     queue: Queue = Queue(maxsize=depth)
