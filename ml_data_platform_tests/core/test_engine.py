@@ -178,7 +178,8 @@ def test_profiles_and_bin_counts_match_numpy():
             else:
                 assert got[name][key] == value, (name, key)
         bins = expected[name]["bins"]
-        assert np.array_equal(engine_bins.counts_in(db, "t", {name: bins})[name], counts_in(frame[name], bins))
+        found = engine_bins.counts_in(db, "t", {name: bins})[name]
+        assert np.array_equal(found, counts_in(frame[name], bins))
 
 
 def test_contracts_count_the_same_violations_and_invalid_rows():
