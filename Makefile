@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum
 # One project-local Dagster instance (dagster.yaml here) for make run, the CLI and the UI.
 export DAGSTER_HOME := $(CURDIR)
 
-.PHONY: install run test test-fast ui lint bench lock clean
+.PHONY: install run test test-fast ui lint bench bench-big lock clean
 
 install: $(STAMP)
 
@@ -35,6 +35,11 @@ ui: $(STAMP)
 # Side-by-side benchmark (ours / seed-style / floor) -> benchmarks/RESULTS.md; ~15 min.
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
+
+# Bigger than memory: ml-data-platform run in the database vs in memory vs the out-of-core
+# floor, at 1M and 10M rows -> benchmarks/RESULTS_BIG.md; ~12 min (BIG_ARGS="--rows ..." for more).
+bench-big: $(STAMP)
+	$(BIN)/python -m benchmarks.big $(BIG_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
