@@ -101,6 +101,20 @@ def raw_outcome(
     )
 
 
+def shape_and_contract(shape: Outcome, contract: Outcome) -> Outcome:
+    """raw's schema check: its shape (rows, columns, sample_index) and its contract as one
+    outcome, the shape's problems first."""
+    return Outcome(
+        passed=contract.passed and shape.passed,
+        summary=shape.summary if not shape.passed else contract.summary,
+        observed={**shape.observed, **contract.observed},
+        threshold={**shape.threshold, **contract.threshold},
+        metric=shape.metric,
+        value=shape.value,
+        limit=shape.limit,
+    )
+
+
 def check_contract(frame: pd.DataFrame, contract: Contract) -> Outcome:
     """Declared columns, dtypes and row rules; each violation names column, rule and rows."""
     return contract_outcome(len(frame), evaluate(frame, contract), contract)

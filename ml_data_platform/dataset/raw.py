@@ -15,6 +15,7 @@ from ml_data_platform.core.quality import (
     check_contract,
     check_quality_score,
     check_raw,
+    shape_and_contract,
 )
 from ml_data_platform.core.validation import ValidationError, validate_features
 from ml_data_platform.dataset.checking import Check, check_group, run_checks, with_engine
@@ -43,15 +44,7 @@ def _schema(plan: DatasetPlan, raw: pd.DataFrame) -> Outcome:
         positional_index=spec.identity_column() is None,
         max_rows=spec.quality.max_rows,
     )
-    return Outcome(
-        passed=contract.passed and shape.passed,
-        summary=shape.summary if not shape.passed else contract.summary,
-        observed={**shape.observed, **contract.observed},
-        threshold={**shape.threshold, **contract.threshold},
-        metric=shape.metric,
-        value=shape.value,
-        limit=shape.limit,
-    )
+    return shape_and_contract(shape, contract)
 
 
 def _validates(plan: DatasetPlan, raw: pd.DataFrame) -> Outcome:

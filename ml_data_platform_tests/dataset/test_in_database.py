@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ml_data_platform import quarantine
 from ml_data_platform.catalog import CatalogError, DatasetSpec
 from ml_data_platform.catalog.execution import AUTO_ROWS, runs_in_database
 from ml_data_platform.definitions import build_definitions
@@ -239,3 +240,22 @@ def test_auto_runs_large_sources_in_the_database_on_duckdb_only():
     assert not runs_in_database(spec(AUTO_ROWS, **hashed), "sqlite")
     assert not runs_in_database(spec(AUTO_ROWS), "duckdb")  # an exact split shuffles in memory
     assert not runs_in_database(spec(AUTO_ROWS, execution="memory", **hashed), "duckdb")
+
+
+def test_a_released_version_feeds_the_later_stages_in_the_database(tmp_path: Path, instance):
+    settings = settings_for(tmp_path, Storage.duckdb, **IN_DATABASE, min_rows=150)
+    assert materialize_all(settings, instance=instance).success
+    good_rows(120).to_csv(tmp_path / "rows.csv", index=False)  # fewer rows than declared
+    assert not materialize_all(settings, instance=instance, raise_on_error=False).success
+    [rejected] = quarantine.rejected_versions(settings)
+    shown = quarantine.sample(settings, rejected, 5)
+    assert list(shown["sample_index"]) == [0, 1, 2, 3, 4]  # read alone, not the whole table
+    quarantine.release(settings, rejected.version.name, instance)
+    defs = build_definitions(settings)
+    later = [k for k in defs.resolve_asset_graph().get_all_asset_keys() if k.path[-1] != "raw"]
+    assert (
+        defs.resolve_job_def("all_datasets")
+        .execute_in_process(instance=instance, asset_selection=later)
+        .success
+    )
+    assert sum(len(raw_rows(settings, f"files__{s}")) for s in ("train", "val", "test")) == 120

@@ -23,6 +23,7 @@ from ml_data_platform.core.quality import (
     contract_outcome,
     quality_score_outcome,
     raw_outcome,
+    shape_and_contract,
 )
 from ml_data_platform.core.validation import ValidationError
 from ml_data_platform.dataset.in_database.metadata import quality_metadata
@@ -76,15 +77,7 @@ def _schema(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:
         positional_index=positional,
         max_rows=spec.quality.max_rows,
     )
-    return Outcome(
-        passed=contract.passed and shape.passed,
-        summary=shape.summary if not shape.passed else contract.summary,
-        observed={**shape.observed, **contract.observed},
-        threshold={**shape.threshold, **contract.threshold},
-        metric=shape.metric,
-        value=shape.value,
-        limit=shape.limit,
-    )
+    return shape_and_contract(shape, contract)
 
 
 def _index_ok(db: duckdb.DuckDBPyConnection, table: str, positional: bool) -> bool:
