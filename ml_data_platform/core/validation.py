@@ -10,6 +10,7 @@ import pandas as pd
 
 from ml_data_platform.core.blocks import float_block, take_rows
 from ml_data_platform.core.contract import non_numeric_examples
+from ml_data_platform.core.quality import Outcome
 from ml_data_platform.core.rules import PARTITION_COLUMN, TableRules
 
 
@@ -253,3 +254,21 @@ def validate_features(rules: TableRules, raw: pd.DataFrame) -> tuple[pd.DataFram
     )
     _refuse_unusable(rules, table, report)
     return table, report
+
+
+def validation_outcome(rows_in: int, found: CleaningReport | ValidationError, min_rows: int) -> Outcome:
+    """raw_validates' verdict: how many rows become features, or the refusal (then none do:
+    the stage would refuse the whole table)."""
+    if isinstance(found, ValidationError):
+        return Outcome(
+            False, str(found), {"rows_in": rows_in}, {}, metric="rows_out", value=0, limit=min_rows
+        )
+    counts = found.as_dict()
+    return Outcome(
+        True,
+        f"{counts['rows_out']} of {counts['rows_in']} rows become features",
+        observed=counts,
+        metric="rows_out",
+        value=counts["rows_out"],
+        limit=min_rows,
+    )

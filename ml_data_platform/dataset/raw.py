@@ -17,7 +17,7 @@ from ml_data_platform.core.quality import (
     check_raw,
     shape_and_contract,
 )
-from ml_data_platform.core.validation import ValidationError, validate_features
+from ml_data_platform.core.validation import ValidationError, validate_features, validation_outcome
 from ml_data_platform.dataset.checking import Check, check_group, run_checks, with_engine
 from ml_data_platform.dataset.in_database import raw as in_database
 from ml_data_platform.dataset.metadata import quality_metadata, versioned_output
@@ -53,19 +53,8 @@ def _validates(plan: DatasetPlan, raw: pd.DataFrame) -> Outcome:
     try:
         _, report = validate_features(plan.rules, raw)
     except ValidationError as error:
-        # None of the rows become features: the stage would refuse the whole table.
-        return Outcome(
-            False, str(error), {"rows_in": len(raw)}, {}, metric="rows_out", value=0, limit=plan.spec.min_rows
-        )
-    counts = report.as_dict()
-    return Outcome(
-        True,
-        f"{counts['rows_out']} of {counts['rows_in']} rows become features",
-        observed=counts,
-        metric="rows_out",
-        value=counts["rows_out"],
-        limit=plan.spec.min_rows,
-    )
+        return validation_outcome(len(raw), error, plan.spec.min_rows)
+    return validation_outcome(report.rows_in, report, plan.spec.min_rows)
 
 
 def raw_checks(plan: DatasetPlan) -> list[Check]:

@@ -63,6 +63,11 @@ def file_reading(spec: DatasetSpec) -> FileReading:
 
 
 def read_file(spec: DatasetSpec) -> pd.DataFrame:
+    return read_files(file_reading(spec), existing_files(spec))
+
+
+def existing_files(spec: DatasetSpec) -> list[Path]:
+    """The source's files, refused with the fix when there are none."""
     source: FileSource = spec.source
     path = Path(source.path)
     files = source_files(source)
@@ -76,7 +81,7 @@ def read_file(spec: DatasetSpec) -> pd.DataFrame:
             f"dataset {spec.name!r}: source file {path} does not exist; create it or fix "
             f"source.path in the catalog"
         )
-    return read_files(file_reading(spec), files)
+    return files
 
 
 SEED_TABLES = {

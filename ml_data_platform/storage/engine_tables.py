@@ -31,15 +31,6 @@ class EngineTable:
     connect: Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]] = field(repr=False)
     location: str = ""
 
-    def rows(self) -> int:
-        with self.connect() as db:
-            return int(db.execute(f"SELECT count(*) FROM {_quote(self.name)}").fetchall()[0][0])
-
-    def columns(self) -> list[tuple[str, str]]:
-        """(name, engine type) of each column, in order."""
-        with self.connect() as db:
-            return [(r[0], r[1]) for r in db.execute(f"DESCRIBE {_quote(self.name)}").fetchall()]
-
 
 @dataclass(frozen=True)
 class TableQuery:

@@ -25,7 +25,7 @@ from ml_data_platform.core.quality import (
     raw_outcome,
     shape_and_contract,
 )
-from ml_data_platform.core.validation import ValidationError
+from ml_data_platform.core.validation import ValidationError, validation_outcome
 from ml_data_platform.dataset.in_database.metadata import quality_metadata
 from ml_data_platform.dataset.in_database.progress import progress_log
 from ml_data_platform.dataset.in_database.sources import file_select, synthetic_tables
@@ -95,18 +95,8 @@ def _validates(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:
         _, _, report = features_query(i.db, plan.rules, i.raw)
     except ValidationError as error:
         rows = int(i.db.execute(f"SELECT count(*) FROM {quote(i.raw)}").fetchall()[0][0])
-        return Outcome(
-            False, str(error), {"rows_in": rows}, {}, metric="rows_out", value=0, limit=plan.spec.min_rows
-        )
-    counts = report.as_dict()
-    return Outcome(
-        True,
-        f"{counts['rows_out']} of {counts['rows_in']} rows become features",
-        observed=counts,
-        metric="rows_out",
-        value=counts["rows_out"],
-        limit=plan.spec.min_rows,
-    )
+        return validation_outcome(rows, error, plan.spec.min_rows)
+    return validation_outcome(report.rows_in, report, plan.spec.min_rows)
 
 
 def _completeness(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import codecs
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from pathlib import Path
 from queue import Queue
 from threading import Thread
 
@@ -20,7 +19,7 @@ from ml_data_platform.catalog import DatasetSpec
 from ml_data_platform.core.engine.sql import columns, quote, text
 from ml_data_platform.sources import synthetic
 from ml_data_platform.sources.files import SourceError, header, require_columns
-from ml_data_platform.sources.readers import file_reading, select_columns, source_files
+from ml_data_platform.sources.readers import existing_files, file_reading, select_columns
 
 STAMP = pa.timestamp("us", tz="UTC")
 Progress = Callable[[int, int], None]
@@ -85,18 +84,7 @@ def file_scan(spec: DatasetSpec) -> str:
     """A DuckDB table function reading every source file, after the same per-file checks as
     the in-memory reader (format, encoding, header, the columns the catalog names)."""
     source, reading = spec.source, file_reading(spec)
-    files = source_files(source)
-    if not files:
-        path = Path(source.path)
-        if path.is_dir():
-            raise SourceError(
-                f"dataset {spec.name!r}: folder {path} holds no .{source.format.value} files; add some "
-                "or fix source.path / source.format"
-            )
-        raise SourceError(
-            f"dataset {spec.name!r}: source file {path} does not exist; create it or fix "
-            "source.path in the catalog"
-        )
+    files = existing_files(spec)
     for file in files:
         require_columns(reading, file, header(reading, file))
     listed = "[" + ", ".join(text(str(f)) for f in files) + "]"
