@@ -12,7 +12,7 @@ import pandas as pd
 from ml_data_platform.catalog.incremental import SplitMethod
 from ml_data_platform.core.contract import features_contract, quality_contract
 from ml_data_platform.core.drift import check_drift, check_learned_bounds
-from ml_data_platform.core.quality import Outcome, check_class_balance, check_contract, check_quality_score
+from ml_data_platform.core.quality import Outcome, check_contract, check_quality_score, class_balance_outcome
 from ml_data_platform.core.validation import validate_features
 from ml_data_platform.dataset.checking import Check, check_group, run_checks, with_engine
 from ml_data_platform.dataset.in_database import features as in_database
@@ -58,9 +58,11 @@ def _class_balance(plan: DatasetPlan, inputs: FeaturesInputs) -> Outcome:
     q = spec.quality
     # only an exact split needs every class in every split; a hash split needs nothing
     ratios = spec.split.as_dict() if spec.split_method() is SplitMethod.exact else None
-    return check_class_balance(
-        inputs.features, spec.target, expected, q.class_balance_tolerance, ratios, previous
-    )
+    if isinstance(inputs.features, in_database.EngineFeatures):
+        found = inputs.features.class_counts(spec.target)
+    else:
+        found = {int(k): int(v) for k, v in inputs.features[spec.target].value_counts().items()}
+    return class_balance_outcome(found, expected, q.class_balance_tolerance, ratios, previous)
 
 
 def features_checks(plan: DatasetPlan) -> list[Check]:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 import dagster as dg
 import duckdb
 
-from ml_data_platform.catalog.incremental import SplitMethod
 from ml_data_platform.core.contract import features_contract, quality_contract
 from ml_data_platform.core.drift import check_drift, check_learned_bounds
 from ml_data_platform.core.engine import contract as engine_contract
@@ -16,13 +15,12 @@ from ml_data_platform.core.engine.profile import TableColumns, class_counts, col
 from ml_data_platform.core.engine.validation import features_query
 from ml_data_platform.core.quality import (
     Outcome,
-    class_balance_outcome,
     contract_outcome,
     quality_score_outcome,
 )
 from ml_data_platform.dataset.in_database.metadata import class_count_metadata, quality_metadata
 from ml_data_platform.dataset.metadata import label_metadata
-from ml_data_platform.dataset.plan import CLASS_COUNTS, DatasetPlan
+from ml_data_platform.dataset.plan import DatasetPlan
 from ml_data_platform.storage.engine_tables import EngineTable, TableQuery
 
 
@@ -58,6 +56,9 @@ class EngineFeatures:
     def names(self, plan: DatasetPlan) -> list[str]:
         return plan.features_of(column_types(self.db, self.table))
 
+    def class_counts(self, target: str) -> dict[int, int]:
+        return class_counts(self.db, self.table, target)
+
 
 def _schema(plan: DatasetPlan, i) -> Outcome:
     f: EngineFeatures = i.features
@@ -70,19 +71,6 @@ def _quality_score(plan: DatasetPlan, i) -> Outcome:
     f: EngineFeatures = i.features
     rows, bad = engine_contract.invalid_rows(f.db, f.table, quality_contract(plan.rules, f.names(plan)))
     return quality_score_outcome(rows, bad, plan.spec.quality.dqs_threshold)
-
-
-def _class_balance(plan: DatasetPlan, i) -> Outcome:
-    spec, f = plan.spec, i.features
-    expected, previous = spec.expected_class_shares(), None
-    if expected is None:
-        counts = i.previous.get(CLASS_COUNTS)
-        if counts:
-            total = sum(counts.values())
-            previous = {int(label): count / total for label, count in counts.items()}
-    ratios = spec.split.as_dict() if spec.split_method() is SplitMethod.exact else None
-    found = class_counts(f.db, f.table, spec.target)
-    return class_balance_outcome(found, expected, spec.quality.class_balance_tolerance, ratios, previous)
 
 
 def _drift(plan: DatasetPlan, i) -> Outcome:
@@ -102,7 +90,6 @@ def _learned_bounds(plan: DatasetPlan, i) -> Outcome:
 IN_DATABASE = {
     "features_schema": _schema,
     "features_quality_score": _quality_score,
-    "features_class_balance": _class_balance,
     "features_drift": _drift,
     "features_learned_bounds": _learned_bounds,
 }
