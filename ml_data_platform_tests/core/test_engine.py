@@ -52,10 +52,22 @@ def raw(**columns) -> pd.DataFrame:
     return stamp_raw(pd.DataFrame(columns), datetime(2026, 1, 1, tzinfo=UTC))
 
 
-def engine_features(db: duckdb.DuckDBPyConnection, table_rules) -> tuple[pd.DataFrame, object]:
+def assert_same_features_or_refusal(frame: pd.DataFrame, table_rules) -> None:
+    """features_query over the stored frame keeps the rows validate_features keeps (with
+    the same report), or refuses with the same message."""
+    db = stored(frame)
+    try:
+        expected, expected_report = validate_features(table_rules, frame)
+    except ValidationError as error:
+        with pytest.raises(ValidationError) as refused:
+            features_query(db, table_rules, "t")
+        assert str(refused.value) == str(error)
+        return
     sql, tables, report = features_query(db, table_rules, "t")
     db.register(DROPPED, tables[DROPPED])
-    return db.execute(sql).df(), report
+    got = db.execute(sql).df()
+    assert report == expected_report
+    pd.testing.assert_frame_equal(got.drop(columns="ingested_at"), expected.drop(columns="ingested_at"))
 
 
 @pytest.mark.parametrize("seed", [0, 42, 2**40])
@@ -96,18 +108,7 @@ def messy_raw() -> pd.DataFrame:
     ],
 )
 def test_features_query_keeps_and_refuses_what_validate_features_does(policies):
-    frame, table_rules = messy_raw(), rules(**policies)
-    db = stored(frame)
-    try:
-        expected, expected_report = validate_features(table_rules, frame)
-    except ValidationError as error:
-        with pytest.raises(ValidationError) as refused:
-            features_query(db, table_rules, "t")
-        assert str(refused.value) == str(error)
-        return
-    got, report = engine_features(db, table_rules)
-    assert report == expected_report
-    pd.testing.assert_frame_equal(got.drop(columns="ingested_at"), expected.drop(columns="ingested_at"))
+    assert_same_features_or_refusal(messy_raw(), rules(**policies))
 
 
 @pytest.mark.parametrize(
@@ -136,18 +137,7 @@ def test_features_query_keeps_and_refuses_what_validate_features_does(policies):
     ],
 )
 def test_target_and_feature_refusals_read_the_same(columns, extra):
-    frame, table_rules = raw(**columns), rules(**extra)
-    db = stored(frame)
-    try:
-        expected, report = validate_features(table_rules, frame)
-    except ValidationError as error:
-        with pytest.raises(ValidationError) as refused:
-            features_query(db, table_rules, "t")
-        assert str(refused.value) == str(error)
-        return
-    got, engine_report = engine_features(db, table_rules)
-    assert engine_report == report
-    pd.testing.assert_frame_equal(got.drop(columns="ingested_at"), expected.drop(columns="ingested_at"))
+    assert_same_features_or_refusal(raw(**columns), rules(**extra))
 
 
 def profiled_frame() -> pd.DataFrame:

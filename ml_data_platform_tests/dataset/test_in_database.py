@@ -1,11 +1,11 @@
 """Datasets that run in the database (execution: database): the same check outcomes and
-exports as in memory, nothing published from a rejected input, a run under a DuckDB memory
-limit smaller than its table, and clear refusals of what cannot run there."""
+exports as in memory, a run under a DuckDB memory limit smaller than its table, release of a
+quarantined version, and clear refusals of what cannot run there. (Every rejected-input case
+of test_publishing.py runs on this path too.)"""
 
 import subprocess
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,16 +18,12 @@ from ml_data_platform.settings import Storage
 from ml_data_platform.storage.exports import read_manifest
 from ml_data_platform_tests.conftest import BIN, REPO, make_settings, materialize_all, process_env
 from ml_data_platform_tests.dataset.test_publishing import (
-    CASES,
-    checks_pass,
+    IN_DATABASE,
     good_rows,
     published,
     raw_rows,
     settings_for,
-    table_names,
 )
-
-IN_DATABASE = {"execution": "database", "split": {"method": "hash"}}
 
 
 def messy_csv(folder: Path) -> Path:
@@ -133,29 +129,6 @@ def test_both_paths_give_the_same_check_outcomes_and_exports(tmp_path: Path):
             np.testing.assert_allclose(
                 ready[0].to_numpy(float), ready[1].to_numpy(float), rtol=1e-12, atol=1e-12
             )
-
-
-REJECTED = [case for case in CASES if case != "class-too-small-to-split"]  # exact splits only
-
-
-@pytest.mark.parametrize("case", REJECTED)
-def test_a_rejected_input_changes_nothing_published(tmp_path: Path, case: str, instance):
-    corrupt, check, extra = CASES[case]
-    settings = settings_for(tmp_path, Storage.duckdb, **IN_DATABASE, **extra)
-    assert materialize_all(settings, instance=instance).success
-    before = published(settings)
-
-    bad = corrupt(good_rows())
-    bad.to_csv(tmp_path / "rows.csv", index=False)
-    result = materialize_all(settings, instance=instance, raise_on_error=False)
-    assert not result.success
-    failed = {e.check_name: e for e in result.get_asset_check_evaluations() if not e.passed}
-    assert check in failed and failed[check].severity is dg.AssetCheckSeverity.ERROR
-    assert published(settings) == before  # byte for byte, tables and exports
-    kept = [t for t in table_names(settings) if t.startswith("quarantine__files__raw__")]
-    assert len(kept) == 1 and len(raw_rows(settings, kept[0])) == len(bad)
-    assert not [t for t in table_names(settings) if t.startswith("staging__")]
-    assert checks_pass(settings, instance)
 
 
 def test_a_text_value_in_a_feature_column_is_named_and_nothing_is_published(tmp_path: Path, instance):
