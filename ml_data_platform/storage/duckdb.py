@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from ml_data_platform.core.engine.sql import text
 from ml_data_platform.storage.base import TableIOManager
 from ml_data_platform.storage.columns import arrow_columns, restore_frame
 from ml_data_platform.storage.duckdb_queries import DESCRIBE as _DESCRIBE
@@ -22,11 +23,6 @@ from ml_data_platform.storage.duckdb_queries import DuckDBQueries
 from ml_data_platform.storage.errors import TableNotFoundError
 from ml_data_platform.storage.versions import Statement
 from ml_data_platform.storage.versions import quote_identifier as _quote
-
-
-def text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
 
 _VIEW = "_ml_platform_incoming"
 # Writable connections this process holds open, per database file (see _connect).

@@ -117,7 +117,7 @@ class DuckDBQueries:
             self._apply(db, register)
             with registered(db, query.streams):
                 sql = query.sql(db) if callable(query.sql) else query.sql
-                db.execute(f"CREATE OR REPLACE TABLE {quote(target)} AS {sql}", list(query.params) or None)
+                db.execute(f"CREATE OR REPLACE TABLE {quote(target)} AS {sql}")
             rows = int(db.execute(f"SELECT count(*) FROM {quote(target)}").fetchall()[0][0])
             _refuse_empty(asset, rows, self.allow_empty)
             db.commit()

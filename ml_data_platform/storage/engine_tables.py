@@ -10,12 +10,14 @@ records the version, so the rows never pass through Python and write-audit-publi
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+
+from ml_data_platform.core.engine.sql import quote
 
 # What a stage's input is annotated with: a pandas DataFrame, or an EngineTable for datasets
 # that run in the database. (Dagster checks annotated input types; this one it leaves alone.)
@@ -43,38 +45,31 @@ class TableQuery:
     """
 
     sql: str | Callable[[duckdb.DuckDBPyConnection], str]  # or made on the writing connection
-    streams: Mapping[str, Callable[[], pa.RecordBatchReader]] = field(default_factory=dict)
+    streams: Mapping[str, Callable[[], Any]] = field(default_factory=dict)  # Arrow readers or tables
     describe: Callable[[EngineTable], dict[str, Any]] | None = None
-    params: tuple[Any, ...] = ()
     # Rows made in Python (a generator's chunks): each Arrow table is registered as CHUNK
     # and `sql` (over CHUNK) run on it, the first creating the table, the rest appending,
-    # in order and in the one transaction. A whole table ingests in parallel; a stream of
-    # batches would be read by one thread.
+    # in order, each in a commit of its own (one transaction would hold every uncommitted
+    # row in memory). A whole table ingests in parallel; a stream of batches on one thread.
     chunks: Callable[[], Iterator[pa.Table]] | None = None
 
 
 CHUNK = "_ml_chunk"
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def preview_markdown(db: duckdb.DuckDBPyConnection, table: str, rows: int) -> str:
-    frame = db.execute(f"SELECT * FROM {_quote(table)} LIMIT {rows}").df()
+    frame = db.execute(f"SELECT * FROM {quote(table)} LIMIT {rows}").df()
     return frame.to_markdown(index=False, floatfmt=".4g")
 
 
-def registered(db: duckdb.DuckDBPyConnection, streams: Mapping[str, Callable[[], pa.RecordBatchReader]]):
-    """Register each stream under its name for the statement that follows; unregistered after."""
-
-    class _Registered(AbstractContextManager):
-        def __enter__(self) -> None:
-            for name, make in streams.items():
-                db.register(name, make())
-
-        def __exit__(self, *exc: object) -> None:
-            for name in streams:
-                db.unregister(name)
-
-    return _Registered()
+@contextmanager
+def registered(db: duckdb.DuckDBPyConnection, streams: Mapping[str, Callable[[], Any]]) -> Iterator[None]:
+    """Each stream (an Arrow reader or table, made on demand) registered under its name for
+    the statement inside; unregistered after."""
+    for name, make in streams.items():
+        db.register(name, make())
+    try:
+        yield
+    finally:
+        for name in streams:
+            db.unregister(name)

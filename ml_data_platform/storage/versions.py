@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ml_data_platform.core.engine.sql import quote
+
 # Definition metadata of an asset whose check step publishes it; any other asset's table is
 # replaced as it is written (still in one transaction).
 PUBLISH_AFTER_AUDIT = "ml_platform/publish_after_audit"
@@ -37,10 +39,9 @@ COLUMNS = "name, base, state, run_id, created_at, host, pid, details"
 Statement = tuple[str, tuple[Any, ...]]
 
 
-def quote_identifier(identifier: str) -> str:
-    """A table or column name as SQL text: double quotes, inner ones doubled (the standard
-    rule, which SQLite, DuckDB and PostgreSQL all follow)."""
-    return '"' + identifier.replace('"', '""') + '"'
+# A table or column name as SQL text: double quotes, inner ones doubled (the standard rule,
+# which SQLite, DuckDB and PostgreSQL all follow); one rule for the stores and the engine SQL.
+quote_identifier = quote
 
 
 class VersionNotFoundError(LookupError):

@@ -9,8 +9,7 @@ import duckdb
 
 from ml_data_platform.core.contract import Column, Contract, Violation
 from ml_data_platform.core.engine.bins import finite
-from ml_data_platform.core.engine.sql import number, quote, text
-from ml_data_platform.core.engine.validation import is_numeric
+from ml_data_platform.core.engine.sql import column_types, is_numeric, number, quote, text
 
 # How pandas names the dtype an engine type reads back as (for the same messages).
 PANDAS_DTYPES = {
@@ -119,7 +118,7 @@ def _structure(found: dict[str, str], contract: Contract, rows: int) -> list[Vio
 
 def evaluate(db: duckdb.DuckDBPyConnection, table: str, contract: Contract) -> tuple[int, list[Violation]]:
     """(rows, every broken rule with its column and rows), as core.contract.evaluate."""
-    found = {r[0]: r[1] for r in db.execute(f"DESCRIBE {quote(table)}").fetchall()}
+    found = column_types(db, table)
     rows = int(db.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0])
     violations = _structure(found, contract, rows)
     present = [c for c in contract.columns if c.name in found]
@@ -171,7 +170,7 @@ def _dtype_violation(db, table: str, column: Column, engine_type: str, rows: int
 
 def invalid_rows(db: duckdb.DuckDBPyConnection, table: str, contract: Contract) -> tuple[int, int]:
     """(rows, rows breaking any row-level rule), as core.contract.invalid_rows."""
-    found = {r[0]: r[1] for r in db.execute(f"DESCRIBE {quote(table)}").fetchall()}
+    found = column_types(db, table)
     rows = int(db.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0])
     if any(c.name not in found for c in contract.columns):
         return rows, rows

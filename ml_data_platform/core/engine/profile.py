@@ -13,12 +13,7 @@ import numpy as np
 from ml_data_platform.core.bins import QUANTILE_SAMPLE, TOP_CATEGORIES
 from ml_data_platform.core.engine import bins as engine_bins
 from ml_data_platform.core.engine.bins import finite
-from ml_data_platform.core.engine.sql import number, quote, text
-from ml_data_platform.core.engine.validation import is_numeric
-
-
-def column_types(db: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in db.execute(f"DESCRIBE {quote(table)}").fetchall()}
+from ml_data_platform.core.engine.sql import column_types, is_numeric, number, quote, text
 
 
 def _moments(db, table: str, names: Sequence[str]) -> tuple[int, dict[str, tuple]]:

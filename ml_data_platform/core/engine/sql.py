@@ -6,14 +6,28 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
+import duckdb
 import numpy as np
 
 from ml_data_platform.core.splitting import _GOLDEN, _mix64
 
 MASK64 = (1 << 64) - 1
+NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER")
+NUMERIC += ("UBIGINT", "FLOAT", "DOUBLE", "REAL")
+
+
+def is_numeric(engine_type: str) -> bool:
+    return engine_type.upper() in NUMERIC or engine_type.upper().startswith("DECIMAL")
+
+
+def column_types(db: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """Column name -> DuckDB type, in the table's order."""
+    return {r[0]: r[1] for r in db.execute(f"DESCRIBE {quote(table)}").fetchall()}
 
 
 def quote(name: str) -> str:
+    """A table or column name as SQL text: double quotes, inner ones doubled (the standard
+    rule; storage.versions.quote_identifier is this function)."""
     return '"' + name.replace('"', '""') + '"'
 
 

@@ -7,21 +7,11 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from ml_data_platform.core.engine.sql import quote, text
+from ml_data_platform.core.engine.sql import column_types, is_numeric, quote, text
 from ml_data_platform.core.rules import TableRules
 from ml_data_platform.core.validation import CleaningReport, ValidationError
 
-NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER")
-NUMERIC += ("UBIGINT", "FLOAT", "DOUBLE", "REAL")
 DROPPED = "_ml_dropped_rows"  # the stream of duplicate rows' positions the SELECT leaves out
-
-
-def is_numeric(engine_type: str) -> bool:
-    return engine_type.upper() in NUMERIC or engine_type.upper().startswith("DECIMAL")
-
-
-def _columns(db: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in db.execute(f"DESCRIBE {quote(table)}").fetchall()}
 
 
 def _feature_names(rules: TableRules, found: dict[str, str]) -> list[str]:
@@ -177,7 +167,7 @@ def features_query(
 ) -> tuple[str, dict[str, pa.Table], CleaningReport]:
     """(SELECT of the features table, the Arrow tables it scans by name, the report):
     float64 features in declared order, int64 target codes, rows cleaned per policy."""
-    found = _columns(db, table)
+    found = column_types(db, table)
     names = _feature_names(rules, found)
     _refuse_text_features(db, rules, table, found, names)
     code, mapping = target_code(db, rules, table, found[rules.target])

@@ -10,8 +10,7 @@ import dagster as dg
 import pyarrow as pa
 
 from ml_data_platform.core.engine.preprocessing import model_ready_select
-from ml_data_platform.core.engine.profile import column_types
-from ml_data_platform.core.engine.sql import columns, quote
+from ml_data_platform.core.engine.sql import column_types, columns, quote
 from ml_data_platform.dataset.in_database.metadata import content_version
 from ml_data_platform.dataset.in_database.progress import progress_log
 from ml_data_platform.dataset.plan import DatasetPlan

@@ -11,7 +11,8 @@ import duckdb
 from ml_data_platform.core.contract import features_contract, quality_contract
 from ml_data_platform.core.drift import check_drift, check_learned_bounds
 from ml_data_platform.core.engine import contract as engine_contract
-from ml_data_platform.core.engine.profile import TableColumns, class_counts, column_types
+from ml_data_platform.core.engine.profile import TableColumns, class_counts
+from ml_data_platform.core.engine.sql import column_types
 from ml_data_platform.core.engine.validation import features_query
 from ml_data_platform.core.quality import (
     Outcome,

@@ -8,8 +8,8 @@ import duckdb
 
 from ml_data_platform.core.contract import quality_contract
 from ml_data_platform.core.engine import contract as engine_contract
-from ml_data_platform.core.engine.profile import class_counts, column_types, profile
-from ml_data_platform.core.engine.sql import quote
+from ml_data_platform.core.engine.profile import class_counts, profile
+from ml_data_platform.core.engine.sql import column_types, quote
 from ml_data_platform.core.profile import profile_markdown
 from ml_data_platform.core.quality import quality_score_outcome
 from ml_data_platform.core.rules import TableRules

@@ -11,8 +11,7 @@ import pyarrow as pa
 
 from ml_data_platform.core.baseline import FIT_ROWS
 from ml_data_platform.core.engine.preprocessing import medians, moments
-from ml_data_platform.core.engine.profile import column_types
-from ml_data_platform.core.engine.sql import quote
+from ml_data_platform.core.engine.sql import column_types, quote
 from ml_data_platform.core.preprocessing import fitted_from_statistics
 from ml_data_platform.dataset.plan import DatasetPlan
 from ml_data_platform.storage.engine_tables import EngineTable

@@ -13,8 +13,8 @@ import pandas as pd
 from ml_data_platform.catalog import SyntheticSource
 from ml_data_platform.core.contract import quality_contract, raw_contract
 from ml_data_platform.core.engine import contract as engine_contract
-from ml_data_platform.core.engine.profile import bad_shares, column_types
-from ml_data_platform.core.engine.sql import quote
+from ml_data_platform.core.engine.profile import bad_shares
+from ml_data_platform.core.engine.sql import column_types, quote
 from ml_data_platform.core.engine.validation import features_query
 from ml_data_platform.core.quality import (
     Outcome,
@@ -82,12 +82,9 @@ def _schema(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:
 
 def _index_ok(db: duckdb.DuckDBPyConnection, table: str, positional: bool) -> bool:
     """sample_index is 0..n-1 in order (positional), or strictly increasing (ids)."""
-    if positional:
-        sql = f"SELECT count(*) FROM {quote(table)} WHERE sample_index <> rowid"
-    else:
-        steps = f"SELECT sample_index - lag(sample_index) OVER (ORDER BY rowid) AS step FROM {quote(table)}"
-        sql = f"SELECT count(*) FROM ({steps}) WHERE step <= 0"
-    return not db.execute(sql).fetchall()[0][0]
+    if not positional:
+        return engine_contract.strictly_increasing(db, table, "sample_index")
+    return not db.execute(f"SELECT count(*) FROM {quote(table)} WHERE sample_index <> rowid").fetchall()[0][0]
 
 
 def _validates(plan: DatasetPlan, i: EngineRawInputs) -> Outcome:

@@ -12,8 +12,8 @@ import duckdb
 
 from ml_data_platform.catalog import SPLITS
 from ml_data_platform.core.drift import check_split_distribution
-from ml_data_platform.core.engine.profile import TableColumns, class_counts, column_types
-from ml_data_platform.core.engine.sql import columns, hash_unit_select, quote, split_position
+from ml_data_platform.core.engine.profile import TableColumns, class_counts
+from ml_data_platform.core.engine.sql import column_types, columns, hash_unit_select, quote, split_position
 from ml_data_platform.core.quality import WARN, Outcome, SplitStats, splits_outcome
 from ml_data_platform.core.stability import stability_outcome
 from ml_data_platform.dataset.in_database.metadata import class_count_metadata
