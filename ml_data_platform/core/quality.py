@@ -276,7 +276,7 @@ class SplitStats:
     """What the split check judges: sizes, overlaps, coverage, and rows per class."""
 
     sizes: dict[str, int]
-    overlaps: dict[str, int]  # "a/b" -> rows in both
+    overlaps: dict[str, int]  # "a/b" -> ids in both
     missing: int  # feature rows in no split
     unknown: int  # split rows that are not feature rows
     feature_rows: int
@@ -294,7 +294,7 @@ def split_stats(splits: Mapping[str, pd.DataFrame], features: pd.DataFrame, targ
         names = list(ids)
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
-                shared = np.intersect1d(np.sort(ids[a]), np.sort(ids[b]), assume_unique=True).size
+                shared = np.intersect1d(ids[a], ids[b]).size  # ids, not rows: one may repeat
                 if shared:
                     overlaps[f"{a}/{b}"] = int(shared)
     covered = combined[np.concatenate(([True], ~repeated))] if combined.size else combined

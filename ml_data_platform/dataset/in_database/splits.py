@@ -61,12 +61,45 @@ def _union(tables: Mapping[str, str]) -> str:
     )
 
 
+def fingerprint(db: duckdb.DuckDBPyConnection, source: str) -> tuple[int, ...]:
+    """Rows and three exact sums over the sample_index multiset of `source` (a table or a
+    subquery): the ids, and two 64-bit hashes of them. Equal fingerprints mean equal
+    multisets but for a chance near 2^-128; one streaming scan, no hash table."""
+    sums = "count(*), sum(sample_index::HUGEINT), sum(hash(sample_index)::HUGEINT), "
+    sums += "sum(hash(sample_index, 'split-check')::HUGEINT)"
+    return tuple(int(x or 0) for x in db.execute(f"SELECT {sums} FROM {source}").fetchall()[0])
+
+
 def split_stats(
     db: duckdb.DuckDBPyConnection, tables: Mapping[str, str], features: str, target: str
 ) -> SplitStats:
-    """core.quality.split_stats of stored tables: the engine counts every number."""
+    """core.quality.split_stats of stored tables: the engine counts every number. When the
+    splits' ids are, as a multiset, the features' ids (fingerprints), there is no overlap
+    and nothing missing or unknown (a repeated id is hashed into one split), so only a
+    mismatch pays for the exact distinct count and joins that say what is wrong."""
     count = lambda sql: int(db.execute(sql).fetchall()[0][0])  # noqa: E731
     sizes = {name: count(f"SELECT count(*) FROM {quote(t)}") for name, t in tables.items()}
+    rows = count(f"SELECT count(*) FROM {quote(features)}")
+    overlaps: dict[str, int] = {}
+    missing = unknown = 0
+    if fingerprint(db, f"({_union(tables)})") != fingerprint(db, quote(features)):
+        overlaps, missing, unknown = _coverage(db, tables, features, sizes, rows)
+    return SplitStats(
+        sizes=sizes,
+        overlaps=overlaps,
+        missing=missing,
+        unknown=unknown,
+        feature_rows=rows,
+        class_counts=class_counts(db, features, target),
+        split_class_counts={name: class_counts(db, t, target) for name, t in tables.items()},
+    )
+
+
+def _coverage(
+    db: duckdb.DuckDBPyConnection, tables: Mapping[str, str], features: str, sizes: dict, rows: int
+) -> tuple[dict[str, int], int, int]:
+    """(overlaps, missing, unknown) counted exactly, as core.quality.split_stats does."""
+    count = lambda sql: int(db.execute(sql).fetchall()[0][0])  # noqa: E731
     distinct = count(f"SELECT count(DISTINCT sample_index) FROM ({_union(tables)})")
     overlaps: dict[str, int] = {}
     if distinct < sum(sizes.values()):
@@ -74,21 +107,12 @@ def split_stats(
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 both = f"{quote(tables[a])} SEMI JOIN {quote(tables[b])} USING (sample_index)"
-                shared = count(f"SELECT count(*) FROM {both}")
+                shared = count(f"SELECT count(DISTINCT sample_index) FROM {both}")
                 if shared:
                     overlaps[f"{a}/{b}"] = shared
-    rows = count(f"SELECT count(*) FROM {quote(features)}")
     outside = f"({_union(tables)}) ANTI JOIN {quote(features)} USING (sample_index)"
     unknown = count(f"SELECT count(DISTINCT sample_index) FROM {outside}")
-    return SplitStats(
-        sizes=sizes,
-        overlaps=overlaps,
-        missing=rows - distinct + unknown,
-        unknown=unknown,
-        feature_rows=rows,
-        class_counts=class_counts(db, features, target),
-        split_class_counts={name: class_counts(db, t, target) for name, t in tables.items()},
-    )
+    return overlaps, rows - distinct + unknown, unknown
 
 
 def _disjoint(plan: DatasetPlan, i: EngineSplits) -> Outcome:
