@@ -215,3 +215,16 @@ def test_preprocessor_statistics_and_model_ready_sql(rows):
     )  # SQL = sklearn, bit for bit
     in_memory = model_ready(fitted, train, "target")
     np.testing.assert_allclose(sql[names].to_numpy(), in_memory[names].to_numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("broken_at", [None, 0, 122_879, 200_000, 299_998])
+@pytest.mark.parametrize("how", ["swap", "tie"])
+def test_strictly_increasing_reads_table_order_across_row_groups(broken_at, how):
+    ids = np.arange(300_000, dtype=np.int64) * 3  # several of DuckDB's 122,880-row groups
+    if broken_at is not None and how == "swap":
+        ids[[broken_at, broken_at + 1]] = ids[[broken_at + 1, broken_at]]
+    elif broken_at is not None:
+        ids[broken_at + 1] = ids[broken_at]
+    db = stored(pd.DataFrame({"sample_index": ids}))
+    db.execute("SET threads = 4")
+    assert engine_contract.strictly_increasing(db, "t", "sample_index") is bool(np.all(np.diff(ids) > 0))
