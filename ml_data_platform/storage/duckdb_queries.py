@@ -112,12 +112,20 @@ class DuckDBQueries:
     ) -> int:
         if query.chunks is not None:
             return self._append_chunks(db, asset, target, query, register)
+        try:
+            return self._create_in_transaction(db, asset, target, query.sql, query.streams, register)
+        except duckdb.ConversionException:
+            if query.retyped is None:
+                raise
+        return self._create_in_transaction(db, asset, target, query.retyped, query.streams, register)
+
+    def _create_in_transaction(self, db, asset: str, target: str, sql, streams, register) -> int:
         db.begin()
         try:
             self._apply(db, register)
-            with registered(db, query.streams):
-                sql = query.sql(db) if callable(query.sql) else query.sql
-                db.execute(f"CREATE OR REPLACE TABLE {quote(target)} AS {sql}")
+            with registered(db, streams):
+                select = sql(db) if callable(sql) else sql
+                db.execute(f"CREATE OR REPLACE TABLE {quote(target)} AS {select}")
             rows = int(db.execute(f"SELECT count(*) FROM {quote(target)}").fetchall()[0][0])
             _refuse_empty(asset, rows, self.allow_empty)
             db.commit()

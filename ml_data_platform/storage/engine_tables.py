@@ -52,6 +52,10 @@ class TableQuery:
     # in order, each in a commit of its own (one transaction would hold every uncommitted
     # row in memory). A whole table ingests in parallel; a stream of batches on one thread.
     chunks: Callable[[], Iterator[pa.Table]] | None = None
+    # The SELECT to run instead (same form as `sql`) when `sql` fails converting a value to
+    # the type the engine guessed for its column: a CSV whose later rows break the types
+    # sniffed from its first ones, scanned again with every row sniffed.
+    retyped: Callable[[duckdb.DuckDBPyConnection], str] | None = None
 
 
 CHUNK = "_ml_chunk"

@@ -16,7 +16,14 @@ from ml_data_platform.catalog.execution import AUTO_ROWS, runs_in_database
 from ml_data_platform.definitions import build_definitions
 from ml_data_platform.settings import Storage
 from ml_data_platform.storage.exports import read_manifest
-from ml_data_platform_tests.conftest import BIN, REPO, make_settings, materialize_all, process_env
+from ml_data_platform_tests.conftest import (
+    BIN,
+    REPO,
+    file_settings,
+    make_settings,
+    materialize_all,
+    process_env,
+)
 from ml_data_platform_tests.dataset.test_publishing import (
     IN_DATABASE,
     good_rows,
@@ -131,16 +138,22 @@ def test_both_paths_give_the_same_check_outcomes_and_exports(tmp_path: Path):
             )
 
 
-def test_a_text_value_in_a_feature_column_is_named_and_nothing_is_published(tmp_path: Path, instance):
-    settings = settings_for(tmp_path, Storage.duckdb, **IN_DATABASE)
+@pytest.mark.parametrize("row", [4, 30_000])  # 30,000: past the rows DuckDB sniffs types from
+@pytest.mark.parametrize("ids", [False, True])  # an id column: its checks scan the file first
+def test_a_text_value_in_a_feature_column_is_named_and_nothing_is_published(
+    tmp_path: Path, instance, row, ids
+):
+    extra = {**IN_DATABASE, **({"id_column": "id"} if ids else {})}
+    rows = good_rows(30_010).assign(id=lambda f: f.index * 2 + 1)
+    settings = file_settings(tmp_path, Storage.duckdb, rows if ids else rows.drop(columns="id"), **extra)
     assert materialize_all(settings, instance=instance).success
     before = published(settings)
-    good_rows().astype({"a": object}).assign(a=lambda f: f["a"].where(f.index != 4, "n/a")).to_csv(
-        tmp_path / "rows.csv", index=False
-    )
+    broken = rows.astype({"a": object}).assign(a=lambda f: f["a"].where(f.index != row, "n/a"))
+    (broken if ids else broken.drop(columns="id")).to_csv(tmp_path / "rows.csv", index=False)
     result = materialize_all(settings, instance=instance, raise_on_error=False)
     failed = {e.check_name: e.description for e in result.get_asset_check_evaluations() if not e.passed}
-    assert "a: not a number: 'n/a' (sample_index 4)" in failed["raw_schema_and_row_count"]
+    index = row * 2 + 1 if ids else row
+    assert f"a: not a number: 'n/a' (sample_index {index})" in failed["raw_schema_and_row_count"]
     assert published(settings) == before
 
 

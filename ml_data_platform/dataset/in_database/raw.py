@@ -49,7 +49,12 @@ def raw_output(plan: DatasetPlan, context: dg.AssetExecutionContext) -> dg.Outpu
             f"SELECT * FROM {CHUNK}", chunks=lambda: synthetic_tables(spec, ingested_at, progress)
         )
     else:
-        query = TableQuery(lambda db: file_select(db, spec, ingested_at))
+        # A text value past the rows DuckDB sniffs types from fails the scan; scanned again
+        # with every row sniffed, its column reads as text and the raw check names it.
+        query = TableQuery(
+            lambda db: file_select(db, spec, ingested_at),
+            retyped=lambda db: file_select(db, spec, ingested_at, sniff_every_row=True),
+        )
 
     def describe(table: EngineTable) -> dict:
         with table.connect() as db:

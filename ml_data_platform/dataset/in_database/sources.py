@@ -80,9 +80,11 @@ def ahead(items: Iterator, depth: int = 1) -> Iterator:
         yield item
 
 
-def file_scan(spec: DatasetSpec) -> str:
+def file_scan(spec: DatasetSpec, sniff_every_row: bool = False) -> str:
     """A DuckDB table function reading every source file, after the same per-file checks as
-    the in-memory reader (format, encoding, header, the columns the catalog names)."""
+    the in-memory reader (format, encoding, header, the columns the catalog names). CSV
+    column types are guessed from the first rows, or from every row (a second pass over
+    the files) when `sniff_every_row`."""
     source, reading = spec.source, file_reading(spec)
     files = existing_files(spec)
     for file in files:
@@ -98,6 +100,7 @@ def file_scan(spec: DatasetSpec) -> str:
         # also make yes/no columns BOOLEAN and date-like text TIMESTAMP)
         "auto_type_candidates = ['BIGINT', 'DOUBLE', 'VARCHAR']"
         + (f", types = {types}" if reading.text_columns else "")
+        + (", sample_size = -1" if sniff_every_row else "")
         + ")"
     )
 
@@ -131,10 +134,12 @@ def _check_ids(db: duckdb.DuckDBPyConnection, spec: DatasetSpec, scan: str, colu
         )
 
 
-def file_select(db: duckdb.DuckDBPyConnection, spec: DatasetSpec, ingested_at: datetime) -> str:
+def file_select(
+    db: duckdb.DuckDBPyConnection, spec: DatasetSpec, ingested_at: datetime, sniff_every_row: bool = False
+) -> str:
     """The SELECT of the raw table from the source files: the catalog's columns (the same
     refusals as select_columns), sample_index first, ingested_at last."""
-    scan = file_scan(spec)
+    scan = file_scan(spec, sniff_every_row)
     names = [r[0] for r in db.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()]
     wanted = list(select_columns(spec, pd.DataFrame(columns=names)).columns)
     stamp = f"{text(pd.Timestamp(ingested_at).isoformat())}::TIMESTAMPTZ AS ingested_at"
