@@ -74,6 +74,10 @@ def dictionary_columns(schema: pa.Schema) -> list[str]:
 
 
 ROW_GROUP_ROWS = 1024 * 1024  # pq.write_table's default row group
+# A stream's row groups: a quarter of a table's, since a row group is held twice while it is
+# written (the batches gathered, and the writer's encoded pages), and a stream is written by
+# a process that must stay within a memory bound (the in-database path).
+STREAM_ROW_GROUP_ROWS = ROW_GROUP_ROWS // 4
 Frame = pd.DataFrame | pa.Table | pa.RecordBatchReader
 # A frame, or a function making one when its file is written (so only the frames being
 # written at the moment are in memory, not every split's model-ready matrix at once); a
@@ -82,8 +86,9 @@ LazyFrame = Frame | Callable[[], Frame]
 
 
 def write_stream(reader: pa.RecordBatchReader, path: Path) -> int:
-    """Write a stream of batches as pq.write_table writes a table (same compression,
-    dictionary columns and row groups), holding one row group at a time; returns the rows."""
+    """Write a stream of batches as pq.write_table writes a table (same compression and
+    dictionary columns), holding one row group of STREAM_ROW_GROUP_ROWS at a time; returns
+    the rows."""
     schema, rows, pending, held = reader.schema, 0, [], 0
     with pq.ParquetWriter(
         path, schema, compression=COMPRESSION, use_dictionary=dictionary_columns(schema)
@@ -91,12 +96,12 @@ def write_stream(reader: pa.RecordBatchReader, path: Path) -> int:
         for batch in reader:
             pending.append(batch)
             held += batch.num_rows
-            while held >= ROW_GROUP_ROWS:
+            while held >= STREAM_ROW_GROUP_ROWS:
                 table = pa.Table.from_batches(pending, schema)
-                writer.write_table(table.slice(0, ROW_GROUP_ROWS))
-                rest = table.slice(ROW_GROUP_ROWS)
+                writer.write_table(table.slice(0, STREAM_ROW_GROUP_ROWS))
+                rest = table.slice(STREAM_ROW_GROUP_ROWS)
                 pending, held = rest.to_batches(), rest.num_rows
-                rows += ROW_GROUP_ROWS
+                rows += STREAM_ROW_GROUP_ROWS
         if held or not rows:
             writer.write_table(pa.Table.from_batches(pending, schema))
             rows += held

@@ -25,7 +25,7 @@ STAMP = pa.timestamp("us", tz="UTC")
 Progress = Callable[[int, int], None]
 
 
-GROUP_ROWS = 1 << 20  # rows handed to the engine at once (~180 MB at 20 features)
+GROUP_ROWS = 1 << 19  # rows handed to the engine at once (~90 MB at 20 features)
 
 
 def synthetic_tables(spec: DatasetSpec, ingested_at: datetime, progress: Progress) -> Iterator[pa.Table]:
