@@ -16,15 +16,22 @@ from ml_data_platform.core.engine.bins import finite
 from ml_data_platform.core.engine.sql import column_types, is_numeric, number, quote, text
 
 
-def _moments(db, table: str, names: Sequence[str]) -> tuple[int, dict[str, tuple]]:
-    """(rows, per column: finite count, mean, std, min, max) in two scans; the filter to
-    finite values only on the columns that hold others (it costs more than the sums)."""
+def _finite_counts(db, table: str, names: Sequence[str]) -> tuple[int, list[int]]:
+    """(rows, finite values per column): one scan, which the engine answers from its stored
+    statistics for the columns that hold only finite values."""
     counted = ", ".join(f"count_if({finite(n)})" for n in names)
     rows, *counts = db.execute(
         f"SELECT count(*){', ' + counted if names else ''} FROM {quote(table)}"
     ).fetchall()[0]
+    return int(rows), [int(c) for c in counts]
+
+
+def _moments(db, table: str, names: Sequence[str]) -> tuple[int, dict[str, tuple]]:
+    """(rows, per column: finite count, mean, std, min, max) in two scans; the filter to
+    finite values only on the columns that hold others (it costs more than the sums)."""
+    rows, counts = _finite_counts(db, table, names)
     if not names:
-        return int(rows), {}
+        return rows, {}
     terms = []
     for name, count in zip(names, counts, strict=True):
         column = f"{quote(name)}::DOUBLE"
@@ -43,9 +50,7 @@ def numeric_profiles(
     db: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
     rows, stats = _moments(db, table, names)
-    counts = {n: int(stats[n][0]) for n in names}
-    deciles = engine_bins.deciles(engine_bins.thinned(db, table, counts, QUANTILE_SAMPLE))
-    binned = engine_bins.numeric_bins(db, table, {n: c for n, c in counts.items() if c}, deciles)
+    deciles, binned = _bins(db, table, {n: int(stats[n][0]) for n in names})
     result = {}
     for name in names:
         count, mean, std, low, high = stats[name]
@@ -61,6 +66,21 @@ def numeric_profiles(
             )
         result[name] = entry
     return result
+
+
+def _bins(db, table: str, counts: Mapping[str, int]) -> tuple[dict[str, list], dict[str, dict[str, list]]]:
+    """(decile edges, drift bins) of each column's finite values (`counts`: how many)."""
+    deciles = engine_bins.deciles(engine_bins.thinned(db, table, counts, QUANTILE_SAMPLE))
+    return deciles, engine_bins.numeric_bins(db, table, {n: c for n, c in counts.items() if c}, deciles)
+
+
+def numeric_bins(
+    db: duckdb.DuckDBPyConnection, table: str, names: Sequence[str]
+) -> dict[str, dict[str, list]]:
+    """numeric_profiles' bins alone (the distribution checks' need): no sums, no min or max."""
+    _, counts = _finite_counts(db, table, names)
+    _, binned = _bins(db, table, dict(zip(names, counts, strict=True)))
+    return {n: binned.get(n, {"edges": [], "counts": [0]}) for n in names}
 
 
 def categorical_profile(db: duckdb.DuckDBPyConnection, table: str, name: str) -> dict[str, Any]:
@@ -137,8 +157,7 @@ class TableColumns:
 
     def bins(self, names: Sequence[str]) -> dict[str, dict[str, list]]:
         found = {n: categorical_profile(self.db, self.table, n)["bins"] for n in names if self.is_text(n)}
-        numeric = numeric_profiles(self.db, self.table, [n for n in names if not self.is_text(n)])
-        found |= {n: p.get("bins", {"edges": [], "counts": [0]}) for n, p in numeric.items()}
+        found |= numeric_bins(self.db, self.table, [n for n in names if not self.is_text(n)])
         return {n: found[n] for n in names}
 
     def outside(self, name: str, low: float, high: float) -> int:
