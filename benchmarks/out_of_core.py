@@ -5,7 +5,8 @@
 database / memory: `ml-data-platform run` on one synthetic dataset (20 features, 2 classes,
 hash split) with `execution:` that value, DuckDB storage, a 1 GB DuckDB memory limit.
 floor: the same SQL stages (core/engine) on DuckDB with the same limit and the same chunked
-generator and streamed Parquet writer, with no Dagster, no checks and no metadata.
+generator and streamed Parquet writer (as many files at a time), with no Dagster, no checks
+and no metadata.
 Prints one JSON line: wall seconds, peak RSS, peak and final disk use of the data folder,
 and DuckDB's spill folder at its peak and after the run.
 """
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,7 +109,7 @@ def floor(rows: int, workdir: Path) -> None:
     from ml_data_platform.dataset.in_database.export import as_exported, untouched_select
     from ml_data_platform.dataset.in_database.sources import synthetic_tables
     from ml_data_platform.dataset.in_database.splits import split_select
-    from ml_data_platform.storage.exports import write_stream
+    from ml_data_platform.storage.exports import STREAM_WRITERS, write_stream
 
     spec = DatasetSpec.model_validate(entry(rows, "database"))
     data = workdir / "data"
@@ -131,18 +133,24 @@ def floor(rows: int, workdir: Path) -> None:
     means, variances, seen = moments(db, "train", features)
     artifact = fitted_from_statistics(features, medians(db, "train", features), means, variances, seen)
     (data / "exports").mkdir()
-    for split in ("train", "val", "test"):
+
+    def export(split: str, suffix: str, select: str) -> None:
+        reader = db.cursor().sql(select).to_arrow_reader(122_880)
+        schema = as_exported(reader.schema)
+        batches = (batch.cast(schema) for batch in reader)
+        path = data / "exports" / f"{split}{suffix}.parquet"
+        write_stream(pa.RecordBatchReader.from_batches(schema, batches), path)
+
+    files = [
+        (split, suffix, select)
+        for split in ("train", "val", "test")
         for suffix, select in (
             ("", untouched_select(split, features, "target")),
             (".model_ready", model_ready_select(artifact, split, "target")),
-        ):
-            reader = db.sql(select).to_arrow_reader(122_880)
-            schema = as_exported(reader.schema)
-            batches = (batch.cast(schema) for batch in reader)
-            write_stream(
-                pa.RecordBatchReader.from_batches(schema, batches),
-                data / "exports" / f"{split}{suffix}.parquet",
-            )
+        )
+    ]
+    with ThreadPoolExecutor(STREAM_WRITERS) as pool:  # as many files at a time as the platform
+        list(pool.map(lambda file: export(*file), files))
     db.close()
 
 

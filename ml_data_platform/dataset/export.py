@@ -33,7 +33,14 @@ from ml_data_platform.storage.export_versions import (
     stage_exports,
     staged_export,
 )
-from ml_data_platform.storage.exports import WRITERS, export_frame, export_schema, file_sha256, verify_exports
+from ml_data_platform.storage.exports import (
+    STREAM_WRITERS,
+    WRITERS,
+    export_frame,
+    export_schema,
+    file_sha256,
+    verify_exports,
+)
 
 
 @dataclass(frozen=True)
@@ -154,9 +161,10 @@ def build(plan: DatasetPlan) -> tuple[list[dg.AssetsDefinition], list[dg.AssetCh
             frames = {n: partial(export_frame, f, names, target) for n, f in inputs.items()}
             ready = {n: partial(model_ready, artifact, f, target) for n, f in inputs.items()}
             record = lineage(plan, context, artifact_path, artifact, names, inputs)
-        # Streams from the engine are written one file at a time: each writer holds a row
-        # group and the engine's read-ahead, and one already keeps both cores busy.
-        writers = 1 if plan.in_database else WRITERS
+        # Streams from the engine are written two files at a time: Parquet encoding and zstd
+        # run on the writer's thread, so one file left a core idle (10M rows: 18 s -> 10 s);
+        # each writer holds a 256Ki-row group and the engine's read-ahead (~100 MB).
+        writers = STREAM_WRITERS if plan.in_database else WRITERS
         manifest, staged = stage_exports(
             frames, out_dir, exports.root, record, context.run.run_id, model_ready=ready, writers=writers
         )

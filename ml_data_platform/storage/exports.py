@@ -20,6 +20,7 @@ from ml_data_platform.core.quality import Outcome
 
 MANIFEST = "manifest.json"
 WRITERS = max(1, min(4, os.cpu_count() or 1))  # Parquet files written (and checked) side by side
+STREAM_WRITERS = min(2, WRITERS)  # streams from the engine written side by side (memory-bound)
 COMPRESSION = "zstd"
 
 
