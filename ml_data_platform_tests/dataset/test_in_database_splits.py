@@ -1,6 +1,7 @@
-"""The in-database split check's statistics equal core.quality.split_stats on the same
-stored tables: sound splits (the fingerprint path) and every way they can be broken (the
-exact path the fingerprint mismatch leads to)."""
+"""The in-database split checks' statistics equal the exact ones on the same stored tables:
+coverage against core.quality.split_stats, and rows moved against the published splits
+against the plain join, on sound splits (the fingerprint path) and on every way they can be
+broken or changed (the exact path a fingerprint mismatch leads to)."""
 
 import duckdb
 import numpy as np
@@ -9,7 +10,7 @@ import pytest
 
 from ml_data_platform.core.quality import split_stats as frame_split_stats
 from ml_data_platform.core.splitting import hash_split
-from ml_data_platform.dataset.in_database.splits import fingerprint, split_stats
+from ml_data_platform.dataset.in_database.splits import fingerprint, moves, split_stats
 
 pytestmark = pytest.mark.fast  # an in-memory DuckDB, no Dagster run
 RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
@@ -79,3 +80,39 @@ def test_fingerprint_tells_multisets_apart():
     assert fingerprint(db, "a") != fingerprint(db, "c")  # same count and id sum
     empty = stored({"e": features([])})
     assert fingerprint(empty, "e") == (0, 0, 0, 0)
+
+
+def _union(tables) -> str:
+    return " UNION ALL ".join(f"SELECT sample_index, '{n}' AS s FROM \"{v}\"" for n, v in tables.items())
+
+
+def joined_moves(db, published, current) -> dict[str, int]:
+    """The plain join the fingerprints stand in for."""
+    found = db.execute(
+        f"SELECT p.s || '->' || c.s, count(*) FROM ({_union(published)}) p JOIN ({_union(current)}) c "
+        "USING (sample_index) WHERE p.s <> c.s GROUP BY 1"
+    ).fetchall()
+    return dict(found)
+
+
+@pytest.mark.parametrize("change", ["none", "new rows", "moved", "reseeded"])
+def test_moves_against_published_splits_equal_the_join(change):
+    table, splits = sound()
+    if change == "new rows":  # later rows join, none moves: the fingerprints differ, the join finds nothing
+        now = hash_split(features(np.arange(0, 3600, 3)), RATIOS, seed=7)
+    elif change == "moved":
+        now = {
+            **splits,
+            "train": splits["train"].iloc[3:],
+            "val": pd.concat([splits["val"], splits["train"].head(3)]),
+        }
+    elif change == "reseeded":
+        now = hash_split(table, RATIOS, seed=8)
+    else:
+        now = splits
+    db = stored({**{f"p_{n}": f for n, f in splits.items()}, **{f"c_{n}": f for n, f in now.items()}})
+    published, current = ({n: f"{side}_{n}" for n in splits} for side in ("p", "c"))
+    moved, kept = moves(db, published, current)
+    assert moved == joined_moves(db, published, current)
+    assert kept == len(table)
+    assert bool(moved) is (change in ("moved", "reseeded"))
