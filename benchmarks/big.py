@@ -10,14 +10,13 @@ In memory runs only up to --memory-up-to rows (beyond it the frames do not fit).
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import statistics
-import subprocess
-import sys
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+
+from benchmarks.run import module_result
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -26,23 +25,7 @@ RSS_TARGET_MB = 2048
 
 
 def measure(variant: str, rows: int, scratch: Path) -> dict:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.out_of_core",
-            variant,
-            str(rows),
-            str(scratch / f"{variant}-{rows}"),
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{variant}/{rows} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return module_result("benchmarks.out_of_core", variant, rows, scratch / f"{variant}-{rows}")
 
 
 def verdict(ok: bool) -> str:

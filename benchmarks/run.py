@@ -43,17 +43,9 @@ VARIANTS = [
 def measure(variant: str, backend: str, rows: int, scratch: Path) -> dict:
     workdir = scratch / f"{variant}-{backend}-{rows}"
     shutil.rmtree(workdir, ignore_errors=True)
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.variants", variant, backend, str(rows), str(workdir)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"{variant}/{backend}/{rows} failed:\n{done.stderr[-3000:]}")
+    result = module_result("benchmarks.variants", variant, backend, rows, workdir)
     shutil.rmtree(workdir, ignore_errors=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 def module_result(module: str, *args: object) -> dict:
@@ -62,7 +54,8 @@ def module_result(module: str, *args: object) -> dict:
         [sys.executable, "-m", module, *map(str, args)], cwd=REPO, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
+        named = " ".join([module, *map(str, args)])
+        raise RuntimeError(f"{named} failed:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
