@@ -61,6 +61,11 @@ def _union(tables: Mapping[str, str]) -> str:
     )
 
 
+def _number(db: duckdb.DuckDBPyConnection, sql: str) -> int:
+    """The single number a counting query returns."""
+    return int(db.execute(sql).fetchall()[0][0])
+
+
 def fingerprint(db: duckdb.DuckDBPyConnection, source: str) -> tuple[int, ...]:
     """Rows and three exact sums over the sample_index multiset of `source` (a table or a
     subquery): the ids, and two 64-bit hashes of them. Equal fingerprints mean equal
@@ -77,9 +82,8 @@ def split_stats(
     splits' ids are, as a multiset, the features' ids (fingerprints), there is no overlap
     and nothing missing or unknown (a repeated id is hashed into one split), so only a
     mismatch pays for the exact distinct count and joins that say what is wrong."""
-    count = lambda sql: int(db.execute(sql).fetchall()[0][0])  # noqa: E731
-    sizes = {name: count(f"SELECT count(*) FROM {quote(t)}") for name, t in tables.items()}
-    rows = count(f"SELECT count(*) FROM {quote(features)}")
+    sizes = {name: _number(db, f"SELECT count(*) FROM {quote(t)}") for name, t in tables.items()}
+    rows = _number(db, f"SELECT count(*) FROM {quote(features)}")
     overlaps: dict[str, int] = {}
     missing = unknown = 0
     if fingerprint(db, f"({_union(tables)})") != fingerprint(db, quote(features)):
@@ -99,19 +103,18 @@ def _coverage(
     db: duckdb.DuckDBPyConnection, tables: Mapping[str, str], features: str, sizes: dict, rows: int
 ) -> tuple[dict[str, int], int, int]:
     """(overlaps, missing, unknown) counted exactly, as core.quality.split_stats does."""
-    count = lambda sql: int(db.execute(sql).fetchall()[0][0])  # noqa: E731
-    distinct = count(f"SELECT count(DISTINCT sample_index) FROM ({_union(tables)})")
+    distinct = _number(db, f"SELECT count(DISTINCT sample_index) FROM ({_union(tables)})")
     overlaps: dict[str, int] = {}
     if distinct < sum(sizes.values()):
         names = list(tables)
         for i, a in enumerate(names):
             for b in names[i + 1 :]:
                 both = f"{quote(tables[a])} SEMI JOIN {quote(tables[b])} USING (sample_index)"
-                shared = count(f"SELECT count(DISTINCT sample_index) FROM {both}")
+                shared = _number(db, f"SELECT count(DISTINCT sample_index) FROM {both}")
                 if shared:
                     overlaps[f"{a}/{b}"] = shared
     outside = f"({_union(tables)}) ANTI JOIN {quote(features)} USING (sample_index)"
-    unknown = count(f"SELECT count(DISTINCT sample_index) FROM {outside}")
+    unknown = _number(db, f"SELECT count(DISTINCT sample_index) FROM {outside}")
     return overlaps, rows - distinct + unknown, unknown
 
 
@@ -136,7 +139,7 @@ def moves(
     """("from->to" -> rows that changed split, rows published). When every split holds the
     same ids as its published version (fingerprints), nothing moved; only then is the join
     of every published row with every current one skipped."""
-    kept = int(db.execute(f"SELECT count(*) FROM ({_union(published)})").fetchall()[0][0])
+    kept = _number(db, f"SELECT count(*) FROM ({_union(published)})")
     if all(fingerprint(db, quote(published[n])) == fingerprint(db, quote(current[n])) for n in current):
         return {}, kept
     found = db.execute(
